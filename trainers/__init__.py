@@ -1,0 +1,1 @@
+"""Keras models that own AMR's adversarial train_step, and the code that runs them."""
