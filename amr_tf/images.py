@@ -1,0 +1,46 @@
+"""PNG grids of images in [-1, 1]: what people look at after each epoch."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images):
+    """Maps images in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
+    return np.clip((np.asarray(images, np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def grid(rows, pad=1):
+    """Tiles rows of images into one uint8 picture.
+
+    Args:
+        rows: a sequence of rows, each an array [N, H, W, C] in [-1, 1] (rows may differ in N).
+        pad: pixels of white between tiles.
+
+    Returns:
+        uint8 array [rows * (H + pad) + pad, max N * (W + pad) + pad, C].
+    """
+    rows = [to_uint8(r) for r in rows]
+    h, w, c = rows[0].shape[1:]
+    cols = max(len(r) for r in rows)
+    out = np.full((len(rows) * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            top, left = pad + i * (h + pad), pad + j * (w + pad)
+            out[top: top + h, left: left + w] = img
+    return out
+
+
+def save_png(path, picture, scale=2):
+    """Writes a uint8 [H, W, 1|3] picture as PNG, upscaled `scale` times (nearest)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = np.asarray(picture)
+    if scale > 1:
+        picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
+    mode_image = Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture)
+    tmp = path.with_name(f".{path.name}.tmp")
+    mode_image.save(tmp, format="PNG")
+    tmp.replace(path)
+    return path

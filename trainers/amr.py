@@ -1,0 +1,199 @@
+"""AMRTrainer: the adversarial mixup resynthesis update as one Keras `train_step`.
+
+One step (SPEC.md section 2, the original code's order):
+1. auto-encoder forward: h = f(x), r = g(h), h_mix = Mix(h, h', ...), r_mix = g(h_mix);
+   its loss (Eq. 3) lamb * recon(x, r) + l_GAN(D(r), 1) + l_GAN(D(r_mix), 1) [+ beta * consistency];
+   the update is applied only every `update_g_every` steps (the forward runs every step);
+2. discriminator: l_GAN(D(x), 1) + l_GAN(D(r), 0) + l_GAN(D(r_mix), 0) on detached fakes;
+3. linear probe on stop_gradient(h), with its own optimizer: it never changes the encoder.
+`mixer="none"` drops the mix terms: the AE+GAN baseline (Eq. 2).
+"""
+
+import keras
+import tensorflow as tf
+
+from amr_tf import losses, mixers
+
+LOSS_NAMES = (
+    "g_loss", "recon", "g_gan_recon", "g_gan_mix", "consistency",
+    "d_loss", "d_real", "d_recon", "d_mix", "probe_loss", "probe_accuracy",
+)
+EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class AMRTrainer(keras.Model):
+    """Trains an encoder/decoder pair against a discriminator on mixed codes.
+
+    Args:
+        encoder, decoder, discriminator, probe: built Keras models (see `amr_tf.networks`).
+        mixer: name in `amr_tf.mixers` ("none" for AE+GAN).
+        k: number of examples per mix.
+        lamb: reconstruction weight (the paper's lambda).
+        beta: consistency weight (supplement 7.3).
+        update_g_every: apply the auto-encoder update every this many steps.
+        recon_loss, gan_loss: loss kinds of `amr_tf.losses`.
+        weight_decay: coupled L2 decay added to every gradient (as torch's Adam).
+        seed: seeds the mixing randomness (a `keras.random.SeedGenerator`, checkpointed).
+
+    Example:
+        >>> nets = networks.build_networks("acai32", (32, 32, 1), 10)
+        >>> trainer = AMRTrainer(*nets, mixer="mixup", k=3)
+        >>> trainer.compile(ae_optimizer=..., d_optimizer=..., probe_optimizer=...)
+        >>> trainer.fit(dataset_of_images_and_onehot_labels)
+    """
+
+    def __init__(self, encoder, decoder, discriminator, probe, mixer="mixup", k=2, lamb=10.0,
+                 beta=0.0, update_g_every=5, recon_loss="l1", gan_loss="bce",
+                 weight_decay=1e-5, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.discriminator, self.probe = discriminator, probe
+        self.mixer, self.k = mixer, (1 if mixer == "none" else k)
+        self.lamb, self.beta = lamb, beta
+        self.update_g_every = update_g_every
+        self.recon_loss, self.gan_loss = recon_loss, gan_loss
+        self.weight_decay, self.seed = weight_decay, seed
+        mixers.get_mixer(mixer)  # fail early on an unknown name
+        self.seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def ae_variables(self):
+        return self.encoder.trainable_variables + self.decoder.trainable_variables
+
+    def compile(self, ae_optimizer, d_optimizer, probe_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.ae_optimizer = ae_optimizer
+        self.d_optimizer = d_optimizer
+        self.probe_optimizer = probe_optimizer
+        # Built here, not lazily inside the step: slots created in a tf.cond branch or
+        # a replica context fail (NOTES_TF.md items 3 and 5).
+        ae_optimizer.build(self.ae_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+        probe_optimizer.build(self.probe.trainable_variables)
+
+    def call(self, x, training=False):
+        return self.decoder(self.encoder(x, training=training), training=training)
+
+    # -- the three updates -------------------------------------------------------------
+
+    def _apply(self, optimizer, tape, loss, variables):
+        grads = tape.gradient(loss, variables)
+        if self.weight_decay:
+            grads = [g + self.weight_decay * tf.cast(v, g.dtype) for g, v in zip(grads, variables)]
+        optimizer.apply(grads, variables)
+
+    def _generate(self, x):
+        """Auto-encoder forward pass and its per-example losses (Eq. 2 / Eq. 3)."""
+        h = self.encoder(x, training=True)
+        mixed = None
+        if self.mixer == "none":
+            r = self.decoder(h, training=True)
+            fakes = r
+        else:
+            mixed = mixers.mix(h, self.mixer, self.k, seed=self.seed_generator)
+            # One decoder pass over [h; h_mix]: instance norm is per example, so this is exact.
+            fakes = self.decoder(tf.concat([h, mixed.h], axis=0), training=True)
+            r = fakes[: tf.shape(x)[0]]
+        d_fake = self.discriminator(fakes, training=True)
+        batch = tf.shape(x)[0]
+        out = {"h": h, "fakes": fakes}
+        out["recon"] = losses.reconstruction_loss(x, r, self.recon_loss)
+        out["g_gan_recon"] = losses.gan_loss(d_fake[:batch], 1.0, self.gan_loss)
+        g_loss = self.lamb * out["recon"] + out["g_gan_recon"]
+        if mixed is not None:
+            out["g_gan_mix"] = losses.gan_loss(d_fake[batch:], 1.0, self.gan_loss)
+            g_loss += out["g_gan_mix"]
+            if self.beta > 0:
+                h_re = self.encoder(fakes[batch:], training=True)
+                out["consistency"] = losses.consistency_loss(mixed.h, h_re, self.recon_loss)
+                g_loss += self.beta * out["consistency"]
+        out["g_loss"] = g_loss
+        return out
+
+    def _train_autoencoder(self, x):
+        with tf.GradientTape() as tape:
+            out = self._generate(x)
+            loss = losses.average(out["g_loss"])
+
+        def update():
+            self._apply(self.ae_optimizer, tape, loss, self.ae_variables)
+            return tf.constant(True)
+
+        # The forward pass runs every step (D needs the fakes); the update every Nth.
+        due = tf.equal(self.d_optimizer.iterations % self.update_g_every, 0)
+        tf.cond(due, update, lambda: tf.constant(False))
+        return out
+
+    def _train_discriminator(self, x, fakes):
+        batch = tf.shape(x)[0]
+        fakes = tf.stop_gradient(tf.cast(fakes, x.dtype))
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            # One pass over [x; r; r_mix]: D has no batch statistics, so this is exact.
+            logits = self.discriminator(tf.concat([x, fakes], axis=0), training=True)
+            out = {
+                "d_real": losses.gan_loss(logits[:batch], 1.0, self.gan_loss),
+                "d_recon": losses.gan_loss(logits[batch: 2 * batch], 0.0, self.gan_loss),
+            }
+            d_loss = out["d_real"] + out["d_recon"]
+            if self.mixer != "none":
+                out["d_mix"] = losses.gan_loss(logits[2 * batch:], 0.0, self.gan_loss)
+                d_loss += out["d_mix"]
+            out["d_loss"] = d_loss
+            loss = losses.average(d_loss)
+        self._apply(self.d_optimizer, tape, loss, variables)
+        return out
+
+    def _train_probe(self, h, y):
+        variables = self.probe.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = self.probe(tf.stop_gradient(h), training=True)
+            per_example = losses.classifier_loss(y, logits)
+            loss = losses.average(per_example)
+        self._apply(self.probe_optimizer, tape, loss, variables)
+        return {"probe_loss": per_example, "probe_accuracy": losses.classifier_accuracy(y, logits)}
+
+    def train_step(self, data):
+        x, y = data
+        out = self._train_autoencoder(x)
+        out.update(self._train_discriminator(x, out["fakes"]))
+        out.update(self._train_probe(out["h"], y))
+        for name, tracker in self.trackers.items():
+            if name in out:
+                tracker.update_state(out[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        x, y = data
+        h = self.encoder(x, training=False)
+        r = self.decoder(h, training=False)
+        logits = self.probe(h, training=False)
+        self.trackers["recon"].update_state(losses.reconstruction_loss(x, r, self.recon_loss))
+        self.trackers["probe_loss"].update_state(losses.classifier_loss(y, logits))
+        self.trackers["probe_accuracy"].update_state(losses.classifier_accuracy(y, logits))
+        return {name: self.trackers[name].result() for name in EVAL_NAMES}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            probe=keras.saving.serialize_keras_object(self.probe),
+            mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta,
+            update_g_every=self.update_g_every, recon_loss=self.recon_loss,
+            gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        for name in ("encoder", "decoder", "discriminator", "probe"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)

@@ -1,0 +1,154 @@
+"""Callbacks that turn a `fit` into a run directory that survives kills.
+
+Order of writes at the end of epoch e (so SIGKILL at any point loses at most epoch e and
+never duplicates a row): best.npz (if improved) -> epoch-e checkpoint (which carries the
+history) -> metrics.csv row (append) -> best.json. On resume, `RunRecorder.reconcile`
+appends any row the checkpoint has and the CSV lacks.
+"""
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from amr_tf import evaluation, images
+from trainers import checkpoint
+
+
+def write_json(path, value):
+    """Writes JSON atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _plain(value):
+    value = float(np.asarray(value))
+    return value if math.isfinite(value) else float("nan")
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Checkpoints, metrics.csv, best.json and the test-split probe accuracy.
+
+    Args:
+        run_dir: the run directory.
+        test_data: batches of the test split (probe accuracy reported each epoch).
+        history: rows of earlier epochs (from the resumed checkpoint), oldest first.
+        keep: epoch checkpoints kept besides best.npz.
+    """
+
+    def __init__(self, run_dir, test_data, history=(), keep=2):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.test_data = test_data
+        self.history = list(history)
+        self.keep = keep
+        self.columns = None
+
+    @property
+    def best(self):
+        rows = [r for r in self.history if math.isfinite(r.get("val_probe_accuracy", float("nan")))]
+        if not rows:
+            return None
+        row = max(rows, key=lambda r: (r["val_probe_accuracy"], -r["epoch"]))
+        return {
+            "epoch": row["epoch"],
+            "val_probe_accuracy": row["val_probe_accuracy"],
+            "test_probe_accuracy": row["test_probe_accuracy"],
+        }
+
+    def reconcile(self):
+        """Appends rows the checkpoint history has and metrics.csv lacks (kill between writes)."""
+        written = set()
+        path = self.run_dir / "metrics.csv"
+        if path.exists():
+            with open(path, newline="") as f:
+                written = {int(r["epoch"]) for r in csv.DictReader(f)}
+        for row in self.history:
+            if row["epoch"] not in written:
+                self._append(row)
+        if self.history:
+            write_json(self.run_dir / "best.json", self.best)
+
+    def _append(self, row):
+        path = self.run_dir / "metrics.csv"
+        if self.columns is None:
+            if path.exists() and path.stat().st_size:
+                with open(path, newline="") as f:
+                    self.columns = next(csv.reader(f))
+            else:
+                self.columns = ["epoch"] + sorted(k for k in row if k != "epoch")
+                with open(path, "w", newline="") as f:
+                    csv.writer(f).writerow(self.columns)
+        with open(path, "a", newline="") as f:
+            csv.DictWriter(f, self.columns, extrasaction="ignore").writerow(row)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        trainer = self.model
+        logs["test_probe_accuracy"] = evaluation.probe_accuracy(trainer.encoder, trainer.probe, self.test_data)
+        row = {"epoch": epoch + 1, **{k: _plain(v) for k, v in logs.items()}}
+        row["g_updates"] = int(trainer.ae_optimizer.iterations.numpy())
+        if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):
+            bad = sorted(k for k, v in row.items() if not math.isfinite(v))
+            print(f"\nstopping: non-finite {', '.join(bad)} in epoch {epoch + 1}; "
+                  f"the last good checkpoint is kept in {self.ckpt_dir}", flush=True)
+            trainer.stop_training = True
+            return
+        previous_best = self.best
+        self.history.append(row)
+        groups = checkpoint.groups(trainer)
+        meta = {"epoch": epoch + 1, "history": self.history}
+        if previous_best is None or row["val_probe_accuracy"] > previous_best["val_probe_accuracy"]:
+            checkpoint.save(checkpoint.best_path(self.ckpt_dir), groups, meta)
+        checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), groups, meta)
+        self._append(row)
+        write_json(self.run_dir / "best.json", self.best)
+        checkpoint.prune(self.ckpt_dir, self.keep)
+
+
+class ImageRecorder(keras.callbacks.Callback):
+    """Each epoch: a reconstruction grid and mix strips as PNG in images/, and in TensorBoard.
+
+    Args:
+        run_dir: the run directory.
+        examples: a fixed batch of images [N, H, W, C] (N even, >= 4) from the valid split.
+        mixer: the run's mixer (decides the strip's mixing form).
+        steps: images per strip.
+    """
+
+    def __init__(self, run_dir, examples, mixer, steps=8):
+        super().__init__()
+        self.image_dir = Path(run_dir) / "images"
+        self.examples = np.asarray(examples)
+        self.mixer = mixer
+        self.steps = steps
+        self.writer = tf.summary.create_file_writer(str(Path(run_dir) / "logs" / "images"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        enc, dec = self.model.encoder, self.model.decoder
+        x = self.examples
+        recon = dec(enc(x, training=False), training=False).numpy()
+        half = len(x) // 2
+        strips = [
+            evaluation.interpolation_strip(enc, dec, x[i], x[half + i], self.steps, self.mixer)
+            for i in range(half)
+        ]
+        pictures = {
+            "reconstructions": images.grid([x, recon]),
+            "mixes": images.grid([np.concatenate([[x[i]], s, [x[half + i]]]) for i, s in enumerate(strips)]),
+        }
+        with self.writer.as_default():
+            for name, picture in pictures.items():
+                images.save_png(self.image_dir / f"{name}_epoch{epoch + 1:04d}.png", picture)
+                tf.summary.image(name, picture[None], step=epoch + 1)
+        self.writer.flush()

@@ -1,0 +1,114 @@
+"""fit(config, run_dir): a whole training run, resumable, into a run directory.
+
+Run directory: config.json, checkpoints/ (epoch-NNNN.npz, best.npz), logs/ (TensorBoard),
+metrics.csv (one row per finished epoch), best.json, images/.
+"""
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from amr_tf import data
+from amr_tf.config import Config
+from trainers import callbacks, checkpoint
+from trainers.build import build_trainer
+
+class TrainingError(RuntimeError):
+    """An error inside `fit` (not a user's bad input)."""
+
+
+# Settings that may change between a run and its continuation.
+RESUMABLE_CHANGES = ("epochs",)
+
+
+def prepare_run_dir(config, run_dir, resume=True):
+    """Creates or re-opens a run directory; refuses to mix two different runs.
+
+    Returns:
+        The path of the newest epoch checkpoint to resume from, or None.
+
+    Raises:
+        ValueError: the directory holds a different run, or resume=False and it has checkpoints.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    latest = checkpoint.latest(run_dir / "checkpoints")
+    if config_path.exists():
+        old = Config.from_json(config_path.read_text())
+        diffs = [
+            f"{f.name}={getattr(old, f.name)!r} there, {getattr(config, f.name)!r} now"
+            for f in dataclasses.fields(Config)
+            if f.name not in RESUMABLE_CHANGES and getattr(old, f.name) != getattr(config, f.name)
+        ]
+        if diffs:
+            raise ValueError(
+                f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); "
+                "choose another --out_dir"
+            )
+    if latest is not None and not resume:
+        raise ValueError(
+            f"{run_dir} already has checkpoints (newest {latest.name}); "
+            "run again with --resume to continue it, or choose another --out_dir"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    callbacks.write_json(config_path, dataclasses.asdict(config))
+    return latest
+
+
+def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=()):
+    """Trains `config` into `run_dir`, continuing from its newest checkpoint if any.
+
+    Args:
+        config: an `amr_tf.config.Config`.
+        run_dir: the run directory (created if missing).
+        resume: continue from the newest checkpoint; if False, refuse a directory that has one.
+        verbose: Keras' verbosity ("auto": a progress bar on a terminal, a line per epoch otherwise).
+        extra_callbacks: more Keras callbacks (e.g. KerasTuner's).
+
+    Returns:
+        The best record {"epoch", "val_probe_accuracy", "test_probe_accuracy"} (None if no epoch ran).
+    """
+    run_dir = Path(run_dir)
+    latest = prepare_run_dir(config, run_dir, resume)
+    info = data.info(config.dataset, config)
+    steps = data.steps_per_epoch(config.dataset, config)
+    trainer = build_trainer(config, info)
+    recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
+    initial_epoch = 0
+    if latest is not None:
+        meta = checkpoint.restore(checkpoint.groups(trainer), latest)
+        initial_epoch, recorder.history = meta["epoch"], meta["history"]
+        recorder.reconcile()
+        print(f"resuming {run_dir} after epoch {initial_epoch} ({latest.name})", flush=True)
+    if initial_epoch >= config.epochs:
+        print(f"{run_dir} has finished all {config.epochs} epochs; best: {recorder.best}", flush=True)
+        return recorder.best
+
+    valid = data.load(config.dataset, "valid", config)
+    examples = np.concatenate([x for x, _ in valid.take(1)])[:8]
+    train = data.load(config.dataset, "train", config, epochs=(initial_epoch, config.epochs), steps=steps)
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    try:
+        trainer.fit(
+            train,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_data=valid,
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles, by (seed, epoch)
+            callbacks=[
+                callbacks.ImageRecorder(run_dir, examples, config.mixer),
+                recorder,
+                keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+                *extra_callbacks,
+            ],
+        )
+    except ValueError as e:
+        # Past set-up a ValueError is a bug, not bad input: keep its traceback.
+        raise TrainingError(f"training failed: {e}") from e
+    return recorder.best
