@@ -8,9 +8,11 @@ import dataclasses
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from amr_tf import quiet
+
+quiet.import_tensorflow()
 
 from amr_tf.config import BOTTLENECKS, GAN_LOSSES, MIXERS, MODELS, RECON_LOSSES, Config  # noqa: E402
 

@@ -112,3 +112,36 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=()):
         # Past set-up a ValueError is a bug, not bad input: keep its traceback.
         raise TrainingError(f"training failed: {e}") from e
     return recorder.best
+
+
+def load_networks(run_dir, which="best"):
+    """The networks of a finished (or running) run, without its trainer or optimizers.
+
+    Args:
+        run_dir: a run directory written by `fit`.
+        which: "best" (best valid probe accuracy) or "last" (newest epoch checkpoint).
+
+    Returns:
+        (config, networks, meta): the run's Config, an `amr_tf.networks.Networks` with the
+        checkpoint's weights, and the checkpoint's metadata (its "epoch", "history").
+
+    Raises:
+        ValueError: not a run directory, no checkpoint, or an unknown `which`.
+    """
+    from amr_tf import networks
+
+    run_dir = Path(run_dir)
+    if which not in ("best", "last"):
+        raise ValueError(f"unknown checkpoint '{which}'; choose one of: best, last")
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{run_dir} is not a run directory (no config.json there)")
+    config = Config.from_json(config_path.read_text())
+    ckpt_dir = run_dir / "checkpoints"
+    path = checkpoint.best_path(ckpt_dir) if which == "best" else checkpoint.latest(ckpt_dir)
+    if path is None or not path.exists():
+        raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
+    info = data.info(config.dataset, config)
+    nets = networks.build_networks(config.preset, tuple(info.image_shape), info.n_classes)
+    meta = checkpoint.restore({name: getattr(nets, name).variables for name in checkpoint.NETWORKS}, path)
+    return config, nets, meta

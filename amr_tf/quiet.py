@@ -1,0 +1,31 @@
+"""Import TensorFlow without its start-up chatter on stderr (for the CLIs).
+
+TF 2.21 writes oneDNN/CUDA notices straight to file descriptor 2 before its own log level
+applies, which buries a CLI's one-line error. With TF_CPP_MIN_LOG_LEVEL >= 2 (the CLIs'
+default) those lines are dropped during the import and device discovery only; set
+TF_CPP_MIN_LOG_LEVEL=0 to see them. Import errors still raise normally.
+"""
+
+import os
+import sys
+
+
+def import_tensorflow():
+    """Imports tensorflow and keras, silencing fd 2 meanwhile when the log level asks for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] < "2":
+        import tensorflow as tf  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # device discovery prints its notices here too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -1,0 +1,65 @@
+"""Shared test helpers: tiny configs and trainers, random batches, weight snapshots, round trips."""
+
+import dataclasses
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from amr_tf.config import Config  # noqa: E402
+from amr_tf.data.registry import DataInfo  # noqa: E402
+from trainers.build import build_trainer  # noqa: E402
+
+IMAGE_SHAPE = (32, 32, 1)
+N_CLASSES = 10
+NETWORKS = ("encoder", "decoder", "discriminator", "probe")
+
+
+def tiny_config(**overrides):
+    """A digits Config small enough for a unit test (batch 8, one epoch of 2 steps)."""
+    base = Config(dataset="digits", batch_size=8, epochs=1, steps_per_epoch=2)
+    return dataclasses.replace(base, **overrides)
+
+
+def fake_info(image_shape=IMAGE_SHAPE, n_classes=N_CLASSES):
+    """A DataInfo describing random data of `image_shape` (nothing is read)."""
+    return DataInfo("random", tuple(image_shape), n_classes, {"train": 0, "valid": 0, "test": 0}, "tests")
+
+
+def make_trainer(config, image_shape=IMAGE_SHAPE, n_classes=N_CLASSES):
+    """A compiled AMRTrainer for `config`, built the way every entry point builds one."""
+    return build_trainer(config, fake_info(image_shape, n_classes))
+
+
+def random_batch(batch=8, image_shape=IMAGE_SHAPE, n_classes=N_CLASSES, seed=0):
+    """(images uniform in [-1, 1], one-hot labels) as float32 tensors."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, (batch,) + tuple(image_shape)).astype("float32")
+    y = np.eye(n_classes, dtype="float32")[rng.integers(0, n_classes, batch)]
+    return tf.constant(x), tf.constant(y)
+
+
+def snapshot(variables):
+    """NumPy copies of `variables` (a list of variables or tensors)."""
+    return [np.array(v.numpy() if hasattr(v, "numpy") else v, copy=True) for v in variables]
+
+
+def changed(before, variables):
+    """True if any variable differs from its `snapshot`."""
+    after = snapshot(variables)
+    assert len(before) == len(after), "the variable list changed length"
+    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def network_weights(trainer, names=NETWORKS):
+    """name -> trainable variables of the trainer's networks."""
+    return {name: getattr(trainer, name).trainable_variables for name in names}
+
+
+def roundtrip(obj):
+    """`obj` serialized with Keras and deserialized again (a new object)."""
+    config = keras.saving.serialize_keras_object(obj)
+    return keras.saving.deserialize_keras_object(config)

@@ -1,0 +1,244 @@
+"""Tests of trainers.amr.AMRTrainer: what one step updates, the loss values, XLA, serialization, fit.
+
+Steps run eagerly (`trainer.train_step(batch)`): on a 2-core CPU an eager step of the acai32
+networks costs well under a second, while tracing one costs several.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from amr_tf import data, mixers, networks  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    changed, make_trainer, network_weights, random_batch, roundtrip, snapshot, tiny_config)
+from trainers.amr import EVAL_NAMES, LOSS_NAMES, AMRTrainer  # noqa: E402
+from trainers.build import adam, build_trainer  # noqa: E402
+
+BATCH = 4
+
+
+def _logs(trainer, batch):
+    return {name: float(value) for name, value in trainer.train_step(batch).items()}
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _gan(logits, target, kind):
+    """Per-example l_GAN, written from its definition (SPEC section 2), in float64."""
+    z = np.asarray(logits, np.float64)
+    if kind == "bce":  # -t log s(z) - (1 - t) log(1 - s(z))
+        return target * _softplus(-z) + (1.0 - target) * _softplus(z)
+    return (_sigmoid(z) - target) ** 2
+
+
+def _recon(x, r, kind):
+    d = np.asarray(x, np.float64) - np.asarray(r, np.float64)
+    per_pixel = np.abs(d) if kind == "l1" else d ** 2
+    return per_pixel.reshape(len(d), -1).mean(axis=1)
+
+
+def _cross_entropy(onehot, logits):
+    z = np.asarray(logits, np.float64)
+    log_softmax = z - z.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    return -(np.asarray(onehot) * log_softmax).sum(axis=1)
+
+
+def test_one_step_changes_every_network_and_the_mixing_rng():
+    trainer = make_trainer(tiny_config(mixer="mixup", k=2))
+    weights = network_weights(trainer)
+    before = {name: snapshot(v) for name, v in weights.items()}
+    rng_before = snapshot([trainer.seed_generator.state])
+    logs = _logs(trainer, random_batch(BATCH, seed=1))
+    for name, variables in weights.items():
+        assert changed(before[name], variables), f"{name} did not change in the first step"
+    assert changed(rng_before, [trainer.seed_generator.state])
+    assert set(logs) == set(LOSS_NAMES)
+    assert all(np.isfinite(v) for v in logs.values())
+    assert int(trainer.ae_optimizer.iterations) == 1
+
+
+def test_generator_updates_only_every_update_g_every_steps():
+    trainer = make_trainer(tiny_config(update_g_every=3))
+    batch = random_batch(BATCH, seed=2)
+    ae = trainer.encoder.trainable_variables + trainer.decoder.trainable_variables
+    for step in range(7):
+        ae_before = snapshot(ae)
+        d_before = snapshot(trainer.discriminator.trainable_variables)
+        probe_before = snapshot(trainer.probe.trainable_variables)
+        trainer.train_step(batch)
+        due = step % 3 == 0
+        assert changed(ae_before, ae) == due, f"step {step}: auto-encoder update due={due}"
+        assert changed(d_before, trainer.discriminator.trainable_variables), f"step {step}"
+        assert changed(probe_before, trainer.probe.trainable_variables), f"step {step}"
+        assert int(trainer.ae_optimizer.iterations) == step // 3 + 1
+    assert int(trainer.ae_optimizer.iterations) == 3  # steps 0, 3, 6
+    assert int(trainer.d_optimizer.iterations) == 7
+    assert int(trainer.probe_optimizer.iterations) == 7
+
+
+def test_labels_reach_only_the_probe():
+    # The probe reads stop_gradient(h): changing the labels must change nothing but the probe.
+    config = tiny_config(update_g_every=1)
+    a, b = make_trainer(config), make_trainer(config)
+    x, y = random_batch(BATCH, seed=3)
+    y_other = tf.roll(y, shift=1, axis=1)
+    for _ in range(2):
+        a.train_step((x, y))
+        b.train_step((x, y_other))
+    for name in ("encoder", "decoder", "discriminator"):
+        for va, vb in zip(getattr(a, name).variables, getattr(b, name).variables):
+            np.testing.assert_array_equal(va.numpy(), vb.numpy(), err_msg=f"{name} saw the labels")
+    assert changed(snapshot(a.probe.trainable_variables), b.probe.trainable_variables)
+
+
+def test_ae_gan_baseline_has_no_mix_terms():
+    trainer = make_trainer(tiny_config(mixer="none", k=1))
+    assert trainer.k == 1
+    logs = _logs(trainer, random_batch(BATCH, seed=4))
+    assert logs["g_gan_mix"] == 0.0 and logs["d_mix"] == 0.0
+    for name in ("recon", "g_gan_recon", "d_real", "d_recon"):
+        assert np.isfinite(logs[name]) and logs[name] > 0, name
+    np.testing.assert_allclose(logs["d_loss"], logs["d_real"] + logs["d_recon"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "mixer,k,lamb,beta,recon,gan",
+    [
+        ("none", 1, 3.0, 0.0, "l1", "bce"),
+        ("mixup", 3, 10.0, 0.0, "l2", "mse"),
+        ("mixup", 2, 5.0, 0.5, "l1", "bce"),
+    ],
+    ids=["ae_gan-l1-bce", "mixup3-l2-mse", "mixup2-consistency"],
+)
+def test_losses_match_an_eager_reference(mixer, k, lamb, beta, recon, gan):
+    """Eqs. 2-3, the D loss and the probe loss, recomputed from a twin trainer's networks."""
+    config = tiny_config(mixer=mixer, k=k, lamb=lamb, beta=beta, recon_loss=recon, gan_loss=gan)
+    stepped, twin = make_trainer(config), make_trainer(config)  # build_trainer seeds the weights
+    x, y = random_batch(BATCH, seed=5)
+    logs = _logs(stepped, (x, y))
+
+    h = twin.encoder(x, training=True)
+    r = twin.decoder(h, training=True).numpy()
+    fakes = r
+    if mixer != "none":
+        h_mix = mixers.mix(h, mixer, k, seed=twin.seed_generator).h  # same seed state as `stepped`
+        r_mix = twin.decoder(h_mix, training=True).numpy()
+        fakes = np.concatenate([r, r_mix])
+    # D is called in training mode (one spectral-norm power iteration each) on the fakes for the
+    # generator's loss, then on [x; fakes] for its own: the twin repeats both calls in order.
+    z_g = twin.discriminator(fakes, training=True).numpy()
+    z_d = twin.discriminator(np.concatenate([x.numpy(), fakes]), training=True).numpy()
+    ref = {
+        "recon": _recon(x, r, recon).mean(),
+        "g_gan_recon": _gan(z_g[:BATCH], 1.0, gan).mean(),
+        "d_real": _gan(z_d[:BATCH], 1.0, gan).mean(),
+        "d_recon": _gan(z_d[BATCH:2 * BATCH], 0.0, gan).mean(),
+        "g_gan_mix": 0.0, "d_mix": 0.0, "consistency": 0.0,
+    }
+    if mixer != "none":
+        ref["g_gan_mix"] = _gan(z_g[BATCH:], 1.0, gan).mean()
+        ref["d_mix"] = _gan(z_d[2 * BATCH:], 0.0, gan).mean()
+        if beta > 0:
+            h_re = twin.encoder(r_mix, training=True)
+            ref["consistency"] = _recon(h_mix, h_re, recon).mean()
+    ref["g_loss"] = lamb * ref["recon"] + ref["g_gan_recon"] + ref["g_gan_mix"] + beta * ref["consistency"]
+    ref["d_loss"] = ref["d_real"] + ref["d_recon"] + ref["d_mix"]
+    probe_logits = twin.probe(h, training=True).numpy()
+    ref["probe_loss"] = _cross_entropy(y.numpy(), probe_logits).mean()
+    ref["probe_accuracy"] = np.mean(probe_logits.argmax(1) == y.numpy().argmax(1))
+
+    assert set(ref) == set(logs)
+    for name in LOSS_NAMES:
+        np.testing.assert_allclose(logs[name], ref[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    if beta > 0:
+        assert np.isfinite(logs["consistency"]) and logs["consistency"] > 0
+    else:
+        assert logs["consistency"] == 0.0
+
+
+def test_xla_step_matches_the_eager_step():
+    config = tiny_config(mixer="mixup", k=3, jit_compile=True)
+    compiled, eager = make_trainer(config), make_trainer(config)
+    assert compiled.jit_compile is True
+    batch = random_batch(BATCH, seed=6)
+    step = tf.function(compiled.train_step, jit_compile=compiled.jit_compile)
+    got = {name: float(v) for name, v in step(batch).items()}
+    want = _logs(eager, batch)
+    for name in LOSS_NAMES:
+        assert np.isfinite(got[name]), name
+        np.testing.assert_allclose(got[name], want[name], atol=1e-4, err_msg=name)
+    assert int(compiled.ae_optimizer.iterations) == 1 and int(compiled.d_optimizer.iterations) == 1
+
+
+def test_test_step_reports_recon_and_probe_only_and_changes_nothing():
+    trainer = make_trainer(tiny_config())
+    x, y = random_batch(BATCH, seed=7)
+    everything = [v for name in ("encoder", "decoder", "discriminator", "probe")
+                  for v in getattr(trainer, name).variables]
+    before = snapshot(everything)
+    logs = {name: float(v) for name, v in trainer.test_step((x, y)).items()}
+    assert set(logs) == set(EVAL_NAMES) == {"recon", "probe_loss", "probe_accuracy"}
+    assert 0.0 <= logs["probe_accuracy"] <= 1.0
+    assert not changed(before, everything)
+    r = trainer.decoder(trainer.encoder(x)).numpy()
+    np.testing.assert_allclose(logs["recon"], _recon(x, r, "l1").mean(), rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
+def test_trainer_config_round_trip():
+    config = tiny_config(mixer="bernoulli", k=3, lamb=7.0, beta=0.25, update_g_every=4,
+                         recon_loss="l2", gan_loss="mse", weight_decay=0.0, seed=3)
+    trainer = make_trainer(config)
+    for copy in (AMRTrainer.from_config(trainer.get_config()), roundtrip(trainer)):
+        assert isinstance(copy, AMRTrainer)
+        for attr in ("mixer", "k", "lamb", "beta", "update_g_every", "recon_loss", "gan_loss",
+                     "weight_decay", "seed"):
+            assert getattr(copy, attr) == getattr(trainer, attr), attr
+        assert (copy.mixer, copy.k, copy.lamb) == ("bernoulli", 3, 7.0)
+        for name in ("encoder", "decoder", "discriminator", "probe"):
+            net, net_copy = getattr(trainer, name), getattr(copy, name)
+            assert net_copy is not net
+            assert networks.count_trainable(net_copy) == networks.count_trainable(net), name
+    # the copy is a working trainer once given optimizers
+    copy.compile(ae_optimizer=adam(config, "ae"), d_optimizer=adam(config, "d"),
+                 probe_optimizer=adam(config, "probe"))
+    logs = _logs(copy, random_batch(BATCH, seed=8))
+    assert all(np.isfinite(v) for v in logs.values())
+
+
+def test_network_round_trip_keeps_shapes():
+    trainer = make_trainer(tiny_config())
+    x, _ = random_batch(2, seed=9)
+    for name in ("encoder", "decoder", "discriminator", "probe"):
+        net = getattr(trainer, name)
+        copy = roundtrip(net)
+        assert type(copy) is type(net)
+        assert [tuple(v.shape) for v in copy.variables] == [tuple(v.shape) for v in net.variables]
+    h = trainer.encoder(x)
+    assert tuple(roundtrip(trainer.decoder)(h).shape) == tuple(x.shape)
+
+
+def test_fit_logs_val_probe_accuracy():
+    config = tiny_config(batch_size=8)
+    trainer = build_trainer(config, data.info("digits"))
+    train = data.load("digits", "train", config, epochs=(0, 1), steps=2)
+    valid = data.load("digits", "valid", config)
+    history = trainer.fit(train, epochs=1, validation_data=valid, verbose=0).history
+    assert "val_probe_accuracy" in history  # KerasTuner's objective
+    assert set(LOSS_NAMES) <= set(history)
+    assert 0.0 <= history["val_probe_accuracy"][-1] <= 1.0
+    assert np.isfinite(history["val_recon"][-1]) and history["val_recon"][-1] > 0
+    assert int(trainer.d_optimizer.iterations) == 2
+    assert int(trainer.ae_optimizer.iterations) == 1  # update_g_every=5: step 0 only
