@@ -43,11 +43,14 @@ def save(path, var_groups, meta):
     arrays = {key: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for key, v in _flatten(var_groups).items()}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -80,6 +83,7 @@ def restore(var_groups, path, only=None):
         only: restore just these group names (e.g. the networks, for export).
     """
     arrays, meta = read(path)
+    pairs = []
     for name, variables in var_groups.items():
         if only is not None and name not in only:
             continue
@@ -93,7 +97,9 @@ def restore(var_groups, path, only=None):
                     f"checkpoint {path} does not fit this model: {key} has shape "
                     f"{tuple(value.shape)}, the model needs {tuple(var.shape)}"
                 )
-            var.assign(value)
+            pairs.append((var, value))
+    for var, value in pairs:  # all checked first: a refused checkpoint changes nothing
+        var.assign(value)
     return meta
 
 
@@ -115,7 +121,9 @@ def latest(directory):
 
 
 def prune(directory, keep=2):
-    """Deletes all but the newest `keep` epoch checkpoints (best.npz is kept)."""
+    """Deletes all but the newest `keep` (>= 1) epoch checkpoints (best.npz is kept)."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got keep={keep}")
     directory = Path(directory)
     found = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := _EPOCH_FILE.match(p.name)))
     for _, p in found[:-keep]:

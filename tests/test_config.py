@@ -1,0 +1,105 @@
+"""Tests of amr_tf.config.Config: the original's defaults, JSON, immutability, validation, names."""
+
+import dataclasses
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from amr_tf.config import Config  # noqa: E402
+
+
+def test_defaults_are_the_originals():
+    cfg = Config()
+    # SPEC section 2: the PyTorch code's defaults, written out here rather than read from the code.
+    expected = dict(lamb=10.0, beta=0.0, k=2, batch_size=64, lr=1e-4, beta1=0.5, beta2=0.99,
+                    weight_decay=1e-5, update_g_every=5, recon_loss="l1", gan_loss="bce",
+                    bottleneck=32, cls=0.0, mixer="mixup", model="amr", dataset="digits")
+    for name, value in expected.items():
+        assert getattr(cfg, name) == value, name
+    assert cfg.preset == "acai32"
+    assert cfg.effective_k == 2
+
+
+def test_json_round_trip():
+    cfg = Config(mixer="fm", k=4, lamb=2.5, beta=0.1, bottleneck=256, subset_train=100,
+                 steps_per_epoch=3, seed=7, data_dir="/tmp/x", jit_compile=True, probe_lr=None)
+    text = cfg.to_json()
+    assert json.loads(text)["k"] == 4
+    assert Config.from_json(text) == cfg
+    assert Config.from_json(Config().to_json()) == Config()
+
+
+def test_from_json_names_unknown_keys():
+    values = json.loads(Config().to_json())
+    values["lambda_"] = 3
+    with pytest.raises(ValueError, match="lambda_"):
+        Config.from_json(json.dumps(values))
+
+
+def test_from_json_validates():
+    values = json.loads(Config().to_json())
+    values["k"] = 0
+    with pytest.raises(ValueError, match="k=0"):
+        Config.from_json(json.dumps(values))
+
+
+def test_frozen():
+    cfg = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lamb = 3.0
+    assert dataclasses.replace(cfg, lamb=3.0).lamb == 3.0 and cfg.lamb == 10.0
+
+
+@pytest.mark.parametrize(
+    "overrides,needles",
+    [
+        (dict(k=0), ["k=0"]),
+        (dict(k=-2, mixer="none"), ["k=-2"]),
+        (dict(k=1, mixer="mixup"), ["k=1", "mixup"]),
+        (dict(k=1, mixer="bernoulli"), ["k=1", "bernoulli"]),
+        (dict(lamb=-1.0), ["lamb", "-1"]),
+        (dict(beta=-0.5), ["beta", "-0.5"]),
+        (dict(weight_decay=-1e-3), ["weight_decay", "-0.001"]),
+        (dict(batch_size=0), ["batch_size", "0"]),
+        (dict(epochs=0), ["epochs", "0"]),
+        (dict(update_g_every=0), ["update_g_every", "0"]),
+        (dict(steps_per_epoch=0), ["steps_per_epoch", "0"]),
+        (dict(subset_train=0), ["subset_train", "0"]),
+        (dict(lr=0.0), ["lr", "0"]),
+        (dict(beta2=1.0), ["beta2", "1.0"]),
+        (dict(dataset="mnist_typo"), ["mnist_typo", "digits"]),
+        (dict(mixer="cutmix"), ["cutmix", "mixup", "none"]),
+        (dict(recon_loss="l3"), ["l3", "l1", "l2"]),
+        (dict(gan_loss="wgan"), ["wgan", "bce", "mse"]),
+        (dict(bottleneck=64), ["64", "32", "256", "1024"]),
+        (dict(model="vae_typo"), ["vae_typo", "amr"]),
+    ],
+    ids=lambda v: ",".join(f"{k}={v[k]}" for k in v) if isinstance(v, dict) else None,
+)
+def test_bad_values_are_named(overrides, needles):
+    with pytest.raises(ValueError) as err:
+        Config(**overrides)
+    message = str(err.value)
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_ae_gan_baseline_accepts_any_k(k):
+    cfg = Config(mixer="none", k=k)
+    assert cfg.effective_k == 1
+
+
+def test_replace_validates():
+    with pytest.raises(ValueError, match="k=1"):
+        dataclasses.replace(Config(), k=1)
+
+
+def test_run_name():
+    cfg = Config(dataset="digits", mixer="mixup", k=3, lamb=10.0, seed=0)
+    assert cfg.run_name() == "digits_mixup_k3_lamb10_s0"
+    assert Config(mixer="none", k=2, lamb=2.5, seed=4).run_name() == "digits_none_k1_lamb2.5_s4"
+    assert Config(mixer="none").run_name().startswith("digits_none_k1_")
