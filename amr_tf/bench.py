@@ -1,12 +1,14 @@
-"""Train-step throughput on random data: `python -m amr_tf.bench --k=8`.
+"""Train-step throughput: `python -m amr_tf.bench --k=8`.
 
 Times the trainer's real `train_step` (the one `fit` runs), compiled as `fit` compiles it,
 over whole generator cycles (a multiple of `update_g_every` steps, so the slower steps that
-also update the auto-encoder are counted at their true share). The last line is
-`samples_per_s=<float> params_encoder=<int> params_decoder=<int> ...`.
+also update the auto-encoder count at their true share): samples/s is batch_size * steps /
+total time. Also: median ms per step, peak RSS, model FLOPs per sample and achieved GFLOP/s.
+The last line is `samples_per_s=<float> params_encoder=<int> params_decoder=<int> ...`.
 """
 
-import os
+import resource
+import sys
 import time
 
 from absl import app, flags
@@ -15,47 +17,66 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
+from amr_tf.config import PRECISIONS  # noqa: E402
+
 flags.DEFINE_integer("k", 2, "Examples per mix.")
 flags.DEFINE_string("mixer", "mixup", "Mixing function.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
-flags.DEFINE_integer("channels", 3, "Image channels (1 or 3).")
+flags.DEFINE_integer("channels", 3, "Image channels (1 or 3) for --input=random.")
 flags.DEFINE_integer("bottleneck", 32, "Code size d_h: 32, 256 or 1024.")
 flags.DEFINE_integer("steps", 50, "Timed steps (rounded up to whole generator cycles).")
 flags.DEFINE_integer("warmup", 10, "Untimed steps first (tracing, compilation, caches).")
 flags.DEFINE_integer("update_g_every", 5, "Update the auto-encoder every N steps.")
-flags.DEFINE_boolean("jit_compile", False, "Compile the step with XLA.")
+flags.DEFINE_boolean("jit", False, "Compile the step with XLA (--jit / --no-jit).")
+flags.DEFINE_string("precision", "float32", f"One of {', '.join(PRECISIONS)}.")
+flags.DEFINE_enum("input", "random", ["random", "pipeline"],
+                  "random: one fixed batch in memory; pipeline: the real tf.data input of --dataset.")
+flags.DEFINE_string("dataset", "digits", "Data set for --input=pipeline.")
 flags.DEFINE_integer("seed", 0, "Seed for weights and data.")
 FLAGS = flags.FLAGS
 
 
-def benchmark(config, channels, steps, warmup):
-    """Returns a dict of measurements for `config` on random 32x32 images."""
+def benchmark(config, channels, steps, warmup, use_pipeline=False):
+    """Returns a dict of measurements for `config` (random 32x32 images or its data set)."""
     import numpy as np
     import tensorflow as tf
 
-    from amr_tf import networks
+    from amr_tf import data, flops, networks
     from amr_tf.data import DataInfo
     from trainers.build import build_trainer
 
-    info = DataInfo("random", (32, 32, channels), 10, {}, "random")
-    trainer = build_trainer(config, info)
-    rng = np.random.default_rng(config.seed)
-    x = tf.constant(rng.uniform(-1, 1, (config.batch_size, 32, 32, channels)).astype("float32"))
-    y = tf.one_hot(rng.integers(0, 10, config.batch_size), 10)
-    step = tf.function(trainer.train_step, jit_compile=config.jit_compile)
     cycle = config.update_g_every
     steps = -(-steps // cycle) * cycle
+    if use_pipeline:
+        info = data.info(config.dataset, config)
+        per_epoch = data.steps_per_epoch(config.dataset, config)
+        epochs = -(-(warmup + steps) // per_epoch)
+        batches = iter(data.load(config.dataset, "train", config, epochs=(0, epochs), steps=per_epoch))
+    else:
+        info = DataInfo("random", (32, 32, channels), 10, {}, "random")
+        rng = np.random.default_rng(config.seed)
+        x = tf.constant(rng.uniform(-1, 1, (config.batch_size, 32, 32, channels)).astype("float32"))
+        y = tf.one_hot(rng.integers(0, 10, config.batch_size), 10)
+        batches = iter(lambda: (x, y), None)
+    trainer = build_trainer(config, info)
+    step = tf.function(trainer.train_step, jit_compile=config.jit_compile)
     for _ in range(warmup):
-        step((x, y))["g_loss"].numpy()
+        step(next(batches))["g_loss"].numpy()
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        step((x, y))["g_loss"].numpy()  # .numpy() waits for the step to finish
+        step(next(batches))["g_loss"].numpy()  # .numpy() waits for the step to finish
         times.append(time.perf_counter() - start)
+    samples_per_s = config.batch_size * steps / sum(times)
+    flops_per_sample = flops.train_step_flops(trainer, info.image_shape, cycle, config.beta)
     return {
-        "samples_per_s": config.batch_size * steps / sum(times),
+        "samples_per_s": samples_per_s,
         "ms_per_step_median": 1000 * float(np.median(times)),
         "steps": steps,
+        "channels": info.image_shape[-1],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mflops_per_sample": flops_per_sample / 1e6,
+        "gflops_per_s": flops_per_sample * samples_per_s / 1e9,
         "params_encoder": networks.count_trainable(trainer.encoder),
         "params_decoder": networks.count_trainable(trainer.decoder),
     }
@@ -63,36 +84,37 @@ def benchmark(config, channels, steps, warmup):
 
 def main(argv):
     del argv
-    import sys
-
     from amr_tf.config import Config
 
     try:
         config = Config(
-            dataset="digits", mixer=FLAGS.mixer, k=FLAGS.k, batch_size=FLAGS.batch_size,
+            dataset=FLAGS.dataset, mixer=FLAGS.mixer, k=FLAGS.k, batch_size=FLAGS.batch_size,
             bottleneck=FLAGS.bottleneck, update_g_every=FLAGS.update_g_every,
-            jit_compile=FLAGS.jit_compile, seed=FLAGS.seed,
+            jit_compile=FLAGS.jit, precision=FLAGS.precision, seed=FLAGS.seed,
         )
         if FLAGS.channels not in (1, 3) or FLAGS.steps < 1 or FLAGS.warmup < 0:
             raise ValueError(
                 f"need --channels 1 or 3, --steps >= 1, --warmup >= 0; got "
                 f"{FLAGS.channels}, {FLAGS.steps}, {FLAGS.warmup}"
             )
+        r = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup, FLAGS.input == "pipeline")
     except ValueError as e:
         print(f"amr_tf.bench: error: {e}", file=sys.stderr)
         sys.exit(2)
-    result = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup)
     print(
-        f"mixer={config.mixer} k={config.k} batch_size={config.batch_size} channels={FLAGS.channels} "
-        f"bottleneck={config.bottleneck} jit={config.jit_compile} steps={result['steps']} "
-        f"ms_per_step_median={result['ms_per_step_median']:.1f}"
+        f"mixer={config.mixer} k={config.k} batch_size={config.batch_size} channels={r['channels']} "
+        f"bottleneck={config.bottleneck} jit={config.jit_compile} precision={config.precision} "
+        f"input={FLAGS.input} steps={r['steps']} ms_per_step_median={r['ms_per_step_median']:.1f} "
+        f"peak_rss_mb={r['peak_rss_mb']:.0f}"
     )
     print(
-        f"samples_per_s={result['samples_per_s']:.1f} params_encoder={result['params_encoder']} "
-        f"params_decoder={result['params_decoder']}",
+        f"samples_per_s={r['samples_per_s']:.1f} params_encoder={r['params_encoder']} "
+        f"params_decoder={r['params_decoder']} mflops_per_sample={r['mflops_per_sample']:.1f} "
+        f"gflops_per_s={r['gflops_per_s']:.1f}",
         flush=True,
     )
 
 
 if __name__ == "__main__":
-    app.run(main)
+    # absl spells the negation --nojit; accept the --no-jit spelling too.
+    app.run(main, argv=[a.replace("--no-jit", "--nojit") for a in sys.argv])

@@ -19,6 +19,7 @@ from amr_tf.mixers import MIXERS
 
 MODELS = ("amr",)
 BOTTLENECKS = (32, 256, 1024)
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,9 @@ class Config:
         gan_loss: "bce" (JS-GAN) or "mse" (LS-GAN as the original computed it).
         seed: seeds weights, mixing and data order; the data split itself is fixed.
         data_dir: where data sets are read from (passed to TFDS where it applies).
+        attributes: comma-separated attribute names used as multi-hot labels (CelebA).
         jit_compile: compile the train step with XLA.
+        precision: "float32", or a Keras mixed policy ("mixed_bfloat16", "mixed_float16").
     """
 
     dataset: str = "digits"
@@ -65,14 +68,16 @@ class Config:
     lr: float = 1e-4
     beta1: float = 0.5
     beta2: float = 0.99
-    probe_lr: Optional[float] = 1e-3
+    probe_lr: Optional[float] = 1e-2
     weight_decay: float = 1e-5
     update_g_every: int = 5
     recon_loss: str = "l1"
     gan_loss: str = "bce"
     seed: int = 0
     data_dir: Optional[str] = None
+    attributes: Optional[str] = None
     jit_compile: bool = False
+    precision: str = "float32"
 
     def __post_init__(self):
         self.validate()
@@ -97,6 +102,7 @@ class Config:
         _choice("recon_loss", self.recon_loss, RECON_LOSSES)
         _choice("gan_loss", self.gan_loss, GAN_LOSSES)
         _choice("bottleneck", self.bottleneck, BOTTLENECKS)
+        _choice("precision", self.precision, PRECISIONS)
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got k={self.k}")
         if self.mixer != "none" and self.k < 2:

@@ -239,13 +239,15 @@ def code_shape(preset, image_shape):
     return tuple(encoder.compute_output_shape((None, *image_shape))[1:])
 
 
-def build_networks(preset, image_shape, n_classes):
+def build_networks(preset, image_shape, n_classes, dtype=None):
     """Builds f, g, D and the probe of `preset` for images of shape (H, W, C).
 
     Args:
         preset: a name in `PRESETS`.
         image_shape: (H, W, C); the decoder must map the code back to it (32x32 does).
         n_classes: number of probe classes.
+        dtype: dtype policy of f, g and D (e.g. "mixed_bfloat16"); None: the global policy.
+            The probe stays float32: it is a measuring instrument.
 
     Returns:
         `Networks(encoder, decoder, discriminator, probe)`, all built.
@@ -254,16 +256,16 @@ def build_networks(preset, image_shape, n_classes):
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}")
     images = (None, *image_shape)
-    encoder = Encoder(p.latent, p.depth, p.scales)
-    decoder = Decoder(image_shape[-1], p.depth, p.scales)
+    encoder = Encoder(p.latent, p.depth, p.scales, dtype=dtype)
+    decoder = Decoder(image_shape[-1], p.depth, p.scales, dtype=dtype)
     codes = encoder.compute_output_shape(images)
     decoded = decoder.compute_output_shape(codes)
     if tuple(decoded) != images:
         raise ValueError(f"Preset {preset!r} cannot reconstruct images of shape "
                          f"{tuple(image_shape)}: its code {codes[1:]} decodes to {decoded[1:]}; "
                          "use 32x32 images")
-    discriminator = Discriminator(p.latent, p.depth, p.scales)
-    probe = Probe(n_classes)
+    discriminator = Discriminator(p.latent, p.depth, p.scales, dtype=dtype)
+    probe = Probe(n_classes, dtype="float32")
     encoder.build(images)
     decoder.build(codes)
     discriminator.build(images)

@@ -14,7 +14,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf.config import BOTTLENECKS, GAN_LOSSES, MIXERS, MODELS, RECON_LOSSES, Config  # noqa: E402
+from amr_tf.config import BOTTLENECKS, GAN_LOSSES, MIXERS, MODELS, PRECISIONS, RECON_LOSSES, Config  # noqa: E402
 
 _D = Config()
 flags.DEFINE_string("dataset", _D.dataset, "Data set: digits (offline default), ...; see `python -m amr_tf.data`.")
@@ -39,7 +39,9 @@ flags.DEFINE_float("beta2", _D.beta2, "Adam beta_2.")
 flags.DEFINE_float("weight_decay", _D.weight_decay, "Coupled L2 weight decay (as torch's Adam).")
 flags.DEFINE_integer("seed", _D.seed, "Seed for weights, mixing and data order.")
 flags.DEFINE_string("data_dir", _D.data_dir, "Where data sets are read from (TFDS data_dir).")
+flags.DEFINE_string("attributes", _D.attributes, "Comma-separated attributes as multi-hot labels (CelebA).")
 flags.DEFINE_boolean("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
+flags.DEFINE_string("precision", _D.precision, f"Compute precision: {', '.join(PRECISIONS)} (losses stay float32).")
 flags.DEFINE_string("out_dir", None, "Run directory (default runs/<dataset>_<mixer>_k<k>_lamb<lamb>_s<seed>).")
 flags.DEFINE_string("run_dir", None, "Continue the existing run in this directory (its config.json).")
 flags.DEFINE_boolean("resume", True, "Resume from the run directory's newest checkpoint (--noresume refuses one).")

@@ -57,6 +57,9 @@ class AMRTrainer(keras.Model):
         mixers.get_mixer(mixer)  # fail early on an unknown name
         self.seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+        # Generator terms this configuration has (the others stay at 0 in the logs).
+        self.g_terms = ["recon", "g_gan_recon", "g_loss"]
+        self.g_terms += [] if self.mixer == "none" else ["g_gan_mix"] + (["consistency"] if beta > 0 else [])
 
     @property
     def metrics(self):
@@ -82,28 +85,32 @@ class AMRTrainer(keras.Model):
 
     # -- the three updates -------------------------------------------------------------
 
-    def _apply(self, optimizer, tape, loss, variables):
+    def _decay(self, variables):
+        """Coupled L2 decay as a loss term: its gradient is weight_decay * v, as torch's Adam
+        adds; scaled per replica so that summing replica gradients counts it once."""
+        if not self.weight_decay:
+            return 0.0
+        penalty = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
+        return tf.nn.scale_regularization_loss(0.5 * self.weight_decay * penalty)
+
+    def _minimize(self, optimizer, tape, loss, variables):
         grads = tape.gradient(loss, variables)
-        if self.weight_decay:
-            grads = [g + self.weight_decay * tf.cast(v, g.dtype) for g, v in zip(grads, variables)]
         optimizer.apply(grads, variables)
 
-    def _generate(self, x):
-        """Auto-encoder forward pass and its per-example losses (Eq. 2 / Eq. 3)."""
+    def _forward(self, x):
+        """h = f(x), the mix, and the fakes [r; r_mix] = g([h; h_mix]) in one decoder pass
+        (instance norm is per example, so one pass over the concatenation is exact)."""
         h = self.encoder(x, training=True)
-        mixed = None
         if self.mixer == "none":
-            r = self.decoder(h, training=True)
-            fakes = r
-        else:
-            mixed = mixers.mix(h, self.mixer, self.k, seed=self.seed_generator)
-            # One decoder pass over [h; h_mix]: instance norm is per example, so this is exact.
-            fakes = self.decoder(tf.concat([h, mixed.h], axis=0), training=True)
-            r = fakes[: tf.shape(x)[0]]
-        d_fake = self.discriminator(fakes, training=True)
+            return h, None, self.decoder(h, training=True)
+        mixed = mixers.mix(h, self.mixer, self.k, seed=self.seed_generator)
+        return h, mixed, self.decoder(tf.concat([h, mixed.h], axis=0), training=True)
+
+    def _generator_losses(self, x, mixed, fakes):
+        """Per-example terms of the auto-encoder's loss (Eq. 2 / Eq. 3, + consistency)."""
         batch = tf.shape(x)[0]
-        out = {"h": h, "fakes": fakes}
-        out["recon"] = losses.reconstruction_loss(x, r, self.recon_loss)
+        d_fake = self.discriminator(fakes, training=True)
+        out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
         out["g_gan_recon"] = losses.gan_loss(d_fake[:batch], 1.0, self.gan_loss)
         g_loss = self.lamb * out["recon"] + out["g_gan_recon"]
         if mixed is not None:
@@ -117,18 +124,27 @@ class AMRTrainer(keras.Model):
         return out
 
     def _train_autoencoder(self, x):
-        with tf.GradientTape() as tape:
-            out = self._generate(x)
-            loss = losses.average(out["g_loss"])
+        """Returns (h, fakes, generator terms, due). The forward pass runs every step (D and
+        the probe need it); D's verdict on the fakes and the update only when G is due."""
+        batch = tf.shape(x)[0]
 
         def update():
-            self._apply(self.ae_optimizer, tape, loss, self.ae_variables)
-            return tf.constant(True)
+            with tf.GradientTape() as tape:
+                h, mixed, fakes = self._forward(x)
+                out = self._generator_losses(x, mixed, fakes)
+                loss = losses.average(out["g_loss"]) + self._decay(self.ae_variables)
+                loss = self.ae_optimizer.scale_loss(loss)
+            self._minimize(self.ae_optimizer, tape, loss, self.ae_variables)
+            return h, fakes, [out[name] for name in self.g_terms]
 
-        # The forward pass runs every step (D needs the fakes); the update every Nth.
+        def forward_only():
+            h, _, fakes = self._forward(x)
+            recon = losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)
+            return h, fakes, [recon if name == "recon" else tf.zeros_like(recon) for name in self.g_terms]
+
         due = tf.equal(self.d_optimizer.iterations % self.update_g_every, 0)
-        tf.cond(due, update, lambda: tf.constant(False))
-        return out
+        h, fakes, terms = tf.cond(due, update, forward_only)
+        return h, fakes, dict(zip(self.g_terms, terms)), due
 
     def _train_discriminator(self, x, fakes):
         batch = tf.shape(x)[0]
@@ -146,34 +162,37 @@ class AMRTrainer(keras.Model):
                 out["d_mix"] = losses.gan_loss(logits[2 * batch:], 0.0, self.gan_loss)
                 d_loss += out["d_mix"]
             out["d_loss"] = d_loss
-            loss = losses.average(d_loss)
-        self._apply(self.d_optimizer, tape, loss, variables)
+            loss = self.d_optimizer.scale_loss(losses.average(d_loss) + self._decay(variables))
+        self._minimize(self.d_optimizer, tape, loss, variables)
         return out
 
     def _train_probe(self, h, y):
         variables = self.probe.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.probe(tf.stop_gradient(h), training=True)
+            logits = self.probe(tf.cast(tf.stop_gradient(h), self.probe.compute_dtype), training=True)
             per_example = losses.classifier_loss(y, logits)
-            loss = losses.average(per_example)
-        self._apply(self.probe_optimizer, tape, loss, variables)
+            loss = self.probe_optimizer.scale_loss(losses.average(per_example) + self._decay(variables))
+        self._minimize(self.probe_optimizer, tape, loss, variables)
         return {"probe_loss": per_example, "probe_accuracy": losses.classifier_accuracy(y, logits)}
 
     def train_step(self, data):
         x, y = data
-        out = self._train_autoencoder(x)
-        out.update(self._train_discriminator(x, out["fakes"]))
-        out.update(self._train_probe(out["h"], y))
-        for name, tracker in self.trackers.items():
-            if name in out:
-                tracker.update_state(out[name])
+        h, fakes, out, due = self._train_autoencoder(x)
+        # The generator's terms are averaged over the steps that update it (they are what
+        # it minimises); recon, D's and the probe's over every step.
+        g_weight = tf.cast(due, tf.float32)
+        for name, values in out.items():
+            weight = None if name == "recon" else g_weight * tf.ones_like(values)
+            self.trackers[name].update_state(values, sample_weight=weight)
+        for name, values in {**self._train_discriminator(x, fakes), **self._train_probe(h, y)}.items():
+            self.trackers[name].update_state(values)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def test_step(self, data):
         x, y = data
         h = self.encoder(x, training=False)
         r = self.decoder(h, training=False)
-        logits = self.probe(h, training=False)
+        logits = self.probe(tf.cast(h, self.probe.compute_dtype), training=False)
         self.trackers["recon"].update_state(losses.reconstruction_loss(x, r, self.recon_loss))
         self.trackers["probe_loss"].update_state(losses.classifier_loss(y, logits))
         self.trackers["probe_accuracy"].update_state(losses.classifier_accuracy(y, logits))

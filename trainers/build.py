@@ -7,10 +7,15 @@ from trainers.amr import AMRTrainer
 
 
 def adam(config, name, learning_rate=None):
-    # torch's Adam epsilon (1e-8); the decay is coupled, added to the gradient by the trainer.
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate or config.lr, beta_1=config.beta1, beta_2=config.beta2, epsilon=1e-8, name=name
+    """Adam with torch's epsilon (1e-8); the coupled decay is a loss term of the trainer.
+    Under float16 it is wrapped in a LossScaleOptimizer (bfloat16 needs no loss scaling)."""
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate or config.lr, beta_1=config.beta1, beta_2=config.beta2,
+        epsilon=1e-8, name=name,
     )
+    if config.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")
+    return optimizer
 
 
 def build_trainer(config, info):
@@ -24,7 +29,9 @@ def build_trainer(config, info):
         A compiled `AMRTrainer`. Weights are seeded by `config.seed`.
     """
     keras.utils.set_random_seed(config.seed)
-    nets = networks.build_networks(config.preset, tuple(info.image_shape), info.n_classes)
+    nets = networks.build_networks(
+        config.preset, tuple(info.image_shape), info.n_classes, dtype=config.precision
+    )
     trainer = AMRTrainer(
         nets.encoder, nets.decoder, nets.discriminator, nets.probe,
         mixer=config.mixer, k=config.k, lamb=config.lamb, beta=config.beta,

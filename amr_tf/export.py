@@ -1,0 +1,127 @@
+"""Export a run's decoder for TF Serving: `python -m amr_tf.export --run_dir=runs/demo`.
+
+Writes `EXPORT_DIR/NAME/VERSION/` (TF Serving's layout: `--model_base_path=EXPORT_DIR/NAME`),
+a SavedModel with the signatures serving_default (code -> image), encode, reconstruct,
+interpolate and mix (see `amr_tf.serving`), plus warm-up requests in `assets.extra/`.
+VERSION defaults to one more than the highest present; an existing version is never
+overwritten. `--format=keras` writes `encoder.keras` and `decoder.keras` instead, under
+`EXPORT_DIR/NAME-keras/` so that TF Serving never meets them.
+"""
+
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+from absl import app, flags, logging
+
+from amr_tf import quiet
+
+quiet.import_tensorflow()
+
+from amr_tf import serving  # noqa: E402
+
+CHECKPOINTS = ("best", "last")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+flags.DEFINE_string("run_dir", None, "The run directory to export (written by amr_tf.train).")
+flags.DEFINE_string("export_dir", "saved_models", "Export root; TF Serving's --model_base_path is EXPORT_DIR/NAME.")
+flags.DEFINE_string("model_name", None, "Model name (default: the run directory's name; '-keras' added for --format=keras).")
+flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present; never overwrites).")
+flags.DEFINE_string("checkpoint", "best", f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
+flags.DEFINE_string("format", "saved_model", f"{', '.join(serving.FORMATS)} (keras: .keras files, not for TF Serving).")
+FLAGS = flags.FLAGS
+
+
+def check_request(run_dir, model_name=None, version=None, checkpoint="best", format="saved_model"):
+    """Raises ValueError (one line) for a request that cannot be right; cheap, reads no checkpoint."""
+    if not run_dir:
+        raise ValueError("--run_dir is required (a run directory written by amr_tf.train)")
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"unknown checkpoint '{checkpoint}'; choose one of: {', '.join(CHECKPOINTS)}")
+    if format not in serving.FORMATS:
+        raise ValueError(f"unknown format '{format}'; choose one of: {', '.join(serving.FORMATS)}")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise ValueError(f"version must be an integer >= 1, got {version!r}")
+    if model_name is not None and not _NAME.match(model_name):
+        raise ValueError(f"model name {model_name!r} must be letters, digits, '_', '.' or '-' (a folder name)")
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"run directory {run_dir} does not exist")
+
+
+def export_run(run_dir, export_dir="saved_models", model_name=None, version=None, checkpoint="best",
+               format="saved_model", reuse_same=False):
+    """Exports a run's encoder and decoder (not its trainer) to `export_dir/model_name/version/`.
+
+    Args:
+        run_dir: a run directory written by `trainers.run.fit`.
+        export_dir: the export root.
+        model_name: default: the run directory's name (+ "-keras" for the keras format).
+        version: a new version number; default one more than the highest present.
+        checkpoint: "best" (best valid probe accuracy) or "last" (newest epoch).
+        format: "saved_model" (TF Serving) or "keras".
+        reuse_same: if the newest version holds this very checkpoint file, return it instead
+            of writing a copy (`make demo` re-runs).
+
+    Returns:
+        The path of the version directory.
+
+    Raises:
+        ValueError: bad input, a run without that checkpoint, or an existing `version`;
+            nothing is written then.
+
+    Example:
+        >>> export_run("runs/demo", "saved_models")  # doctest: +SKIP
+        'saved_models/demo/1'
+    """
+    from amr_tf import data
+    from trainers import run
+
+    check_request(run_dir, model_name, version, checkpoint, format)
+    config, nets, meta = run.load_networks(run_dir, checkpoint)
+    run_dir = Path(run_dir).resolve()
+    name = model_name or run_dir.name + ("-keras" if format == "keras" else "")
+    model_dir = Path(export_dir) / name
+    ckpt = run_dir / "checkpoints" / ("best.npz" if checkpoint == "best" else f"epoch-{meta['epoch']:04d}.npz")
+    source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
+              "checkpoint_sha256": _sha256(ckpt) if ckpt.is_file() else None, "format": format}
+    present = serving.versions(model_dir)
+    if reuse_same and version is None and present:
+        newest = model_dir / str(present[-1])
+        old = serving.read_metadata(newest) or {}
+        if all(old.get(key) == value for key, value in source.items()):
+            return str(newest)
+    image_shape = data.info(config.dataset, config).image_shape
+    metadata = {"model_name": name, **source, "config": json.loads(config.to_json())}
+    return serving.write_version(nets.encoder, nets.decoder, image_shape, model_dir, version, format, metadata)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # SavedModel writing logs a page of INFO lines
+    try:
+        path = export_run(FLAGS.run_dir, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
+                          FLAGS.checkpoint, FLAGS.format)
+    except ValueError as e:  # bad input: one line, no traceback
+        fail(str(e))
+    print(f"exported={path}", flush=True)
+
+
+def fail(message):
+    print(f"amr_tf.export: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    app.run(main)

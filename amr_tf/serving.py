@@ -1,0 +1,224 @@
+"""SavedModels for TF Serving: a run's encoder f and decoder g behind five named signatures.
+
+Signatures (inputs -> outputs; H, W, C the run's image shape, code shape (h, w, F) = f's output):
+    serving_default  code [B, h, w, F]                     -> image [B, H, W, C]
+    encode           image [B, H, W, C]                    -> code [B, h, w, F]
+    reconstruct      image [B, H, W, C]                    -> image   (= g(f(x)))
+    interpolate      image_a [1, H, W, C], image_b [1, H, W, C], steps int32 []
+                                                           -> images [steps, H, W, C]
+    mix              codes [B, k, h, w, F], weights [B, k] -> image [B, H, W, C]
+
+Every image is float32 in [-1, 1]. The training decoder is linear (no output activation), so
+served images are clipped to [-1, 1]; `encode` sees images exactly as training did.
+The exported graph holds only TensorFlow ops and variables: loading it needs neither
+amr_tf nor Keras.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from amr_tf import mixers
+
+SIGNATURES = ("serving_default", "encode", "reconstruct", "interpolate", "mix")
+FORMATS = ("saved_model", "keras")
+MAX_STEPS = 1024  # cap on `interpolate`'s steps, so one request cannot ask for unbounded memory
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+WARMUP_BATCHES = (1, 64)
+METADATA_FILE = "export.json"
+
+
+def build_archive(encoder, decoder, image_shape):
+    """An `ExportArchive` holding f and g and the five signatures of the module docstring.
+
+    Args:
+        encoder: the run's Encoder (built), images [B, *image_shape] -> codes.
+        decoder: the run's Decoder (built), codes -> images (linear output).
+        image_shape: (H, W, C).
+
+    Returns:
+        A `keras.export.ExportArchive`; `write_out(path)` writes the SavedModel.
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    code_shape = tuple(int(d) for d in encoder.compute_output_shape((None, *image_shape))[1:])
+
+    def f(x):
+        return tf.cast(encoder(x, training=False), tf.float32)
+
+    def g(h):
+        # The decoder is linear; a served image must be a valid one.
+        return tf.clip_by_value(tf.cast(decoder(h, training=False), tf.float32), -1.0, 1.0)
+
+    def decode(code):
+        return {"image": g(code)}
+
+    def encode(image):
+        return {"code": f(image)}
+
+    def reconstruct(image):
+        return {"image": g(f(image))}
+
+    def interpolate(image_a, image_b, steps):
+        checks = [
+            tf.debugging.assert_greater_equal(steps, 2, message="interpolate: steps must be >= 2"),
+            tf.debugging.assert_less_equal(steps, MAX_STEPS, message=f"interpolate: steps must be <= {MAX_STEPS}"),
+        ]
+        with tf.control_dependencies(checks):
+            h = f(tf.concat([image_a, image_b], axis=0))
+            # alpha = 1 - i / (steps - 1): exactly 1 at i = 0 and exactly 0 at i = steps - 1.
+            i = tf.range(steps, dtype=tf.float32)
+            alphas = 1.0 - i / tf.cast(steps - 1, tf.float32)
+        return {"images": g(mixers.mixup_fixed(h[0:1], h[1:2], alphas))}
+
+    def mix(codes, weights):
+        check = tf.debugging.assert_equal(
+            tf.shape(weights), tf.shape(codes)[:2], message="mix: weights must be [B, k] for codes [B, k, ...]")
+        with tf.control_dependencies([check]):
+            w = tf.reshape(weights, tf.concat([tf.shape(weights), tf.ones([len(code_shape)], tf.int32)], 0))
+        return {"image": g(tf.reduce_sum(w * codes, axis=1))}
+
+    def spec(shape, name, dtype=tf.float32):
+        return tf.TensorSpec(shape, dtype, name=name)
+
+    image = spec((None, *image_shape), "image")
+    archive = keras.export.ExportArchive()
+    archive.track(encoder)
+    archive.track(decoder)
+    endpoints = {
+        "serving_default": (decode, [spec((None, *code_shape), "code")]),
+        "encode": (encode, [image]),
+        "reconstruct": (reconstruct, [image]),
+        "interpolate": (interpolate, [spec((1, *image_shape), "image_a"), spec((1, *image_shape), "image_b"),
+                                      spec((), "steps", tf.int32)]),
+        "mix": (mix, [spec((None, None, *code_shape), "codes"), spec((None, None), "weights")]),
+    }
+    for name in SIGNATURES:
+        fn, signature = endpoints[name]
+        archive.add_endpoint(name, tf.function(fn), input_signature=signature)
+    return archive
+
+
+def warmup_requests(model_name, image_shape, code_shape, seed=0):
+    """`PredictionLog` records that call every signature once per warm-up batch size.
+
+    TF Serving replays `assets.extra/tf_serving_warmup_requests` before it marks a version
+    available, so graph optimisation and kernel set-up do not land on the first user.
+
+    Returns:
+        A list of `tensorflow_serving.apis.prediction_log_pb2.PredictionLog`.
+    """
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    rng = np.random.default_rng(seed)
+
+    def images(n):
+        return rng.uniform(-1.0, 1.0, (n, *image_shape)).astype(np.float32)
+
+    def codes(*lead):
+        return rng.normal(size=(*lead, *code_shape)).astype(np.float32)
+
+    calls = []
+    for b in WARMUP_BATCHES:
+        calls += [("serving_default", {"code": codes(b)}), ("encode", {"image": images(b)}),
+                  ("reconstruct", {"image": images(b)}),
+                  ("mix", {"codes": codes(b, 2), "weights": np.full((b, 2), 0.5, np.float32)})]
+    for steps in (2, max(WARMUP_BATCHES)):
+        calls.append(("interpolate", {"image_a": images(1), "image_b": images(1), "steps": np.int32(steps)}))
+    logs = []
+    for signature, inputs in calls:
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = model_name
+        request.model_spec.signature_name = signature
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))
+    return logs
+
+
+def write_warmup(saved_model_dir, model_name, image_shape, code_shape):
+    """Writes the warm-up records into `saved_model_dir/assets.extra/`; returns the file's path."""
+    path = os.path.join(saved_model_dir, WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for log in warmup_requests(model_name, image_shape, code_shape):
+            writer.write(log.SerializeToString())
+    return path
+
+
+def versions(model_dir):
+    """The version numbers present under `model_dir` (TF Serving reads numeric folders only)."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def write_version(encoder, decoder, image_shape, model_dir, version=None, format="saved_model", metadata=None):
+    """Writes one new version `model_dir/<version>/`, never touching an existing one.
+
+    Args:
+        encoder, decoder: the networks to export (built).
+        image_shape: (H, W, C).
+        model_dir: TF Serving's `--model_base_path` (created if missing).
+        version: the version number; default one more than the highest present.
+        format: "saved_model" (the five signatures, warm-up records) or "keras"
+            (encoder.keras + decoder.keras; loading them needs amr_tf imported).
+        metadata: a JSON-able dict stored as `export.json` (in `assets.extra/` for a SavedModel).
+
+    Returns:
+        The path of the version directory.
+
+    Raises:
+        ValueError: `version` exists already, or an unknown `format`. Nothing is written then.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format '{format}'; choose one of: {', '.join(FORMATS)}")
+    model_dir = Path(model_dir)
+    if version is not None and version in versions(model_dir):
+        raise ValueError(f"{model_dir / str(version)} already exists; versions are never overwritten "
+                         "(choose another --version, or omit it for the next one)")
+    image_shape = tuple(int(d) for d in image_shape)
+    code_shape = tuple(int(d) for d in encoder.compute_output_shape((None, *image_shape))[1:])
+    metadata = {**(metadata or {}), "format": format, "image_shape": list(image_shape),
+                "code_shape": list(code_shape), "clipped_to": [-1.0, 1.0], "signatures": list(SIGNATURES)}
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # Written beside the versions under a non-numeric name, then renamed: TF Serving never
+    # sees a half-written version, and a failed export leaves nothing behind.
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
+    try:
+        if format == "saved_model":
+            build_archive(encoder, decoder, image_shape).write_out(str(tmp), verbose=False)
+            write_warmup(str(tmp), model_dir.name, image_shape, code_shape)
+            meta_path = tmp / "assets.extra" / METADATA_FILE
+        else:
+            encoder.save(tmp / "encoder.keras")
+            decoder.save(tmp / "decoder.keras")
+            meta_path = tmp / METADATA_FILE
+        meta_path.write_text(json.dumps(metadata, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
+        number = version if version is not None else max(versions(model_dir), default=0) + 1
+        target = model_dir / str(number)
+        if target.exists():  # another export took the number meanwhile
+            raise ValueError(f"{target} already exists; versions are never overwritten")
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
+
+
+def read_metadata(version_dir):
+    """The `export.json` of a version written by `write_version` (None if absent or unreadable)."""
+    for path in (Path(version_dir) / "assets.extra" / METADATA_FILE, Path(version_dir) / METADATA_FILE):
+        if path.is_file():
+            try:
+                return json.loads(path.read_text())
+            except ValueError:
+                return None
+    return None
