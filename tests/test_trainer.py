@@ -247,3 +247,50 @@ def test_fit_logs_val_probe_accuracy():
     assert np.isfinite(history["val_recon"][-1]) and history["val_recon"][-1] > 0
     assert int(trainer.d_optimizer.iterations) == 2
     assert int(trainer.ae_optimizer.iterations) == 1  # update_g_every=5: step 0 only
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_step_is_finite_and_close_to_float32(precision):
+    batch = random_batch(BATCH, seed=3)
+    reference = _logs(make_trainer(tiny_config(mixer="mixup", k=3)), batch)
+    trainer = make_trainer(tiny_config(mixer="mixup", k=3, precision=precision))
+    assert trainer.encoder.compute_dtype == precision.split("_")[1]
+    assert trainer.encoder.variable_dtype == "float32"  # master weights stay float32
+    assert trainer.probe.compute_dtype == "float32"
+    logs = _logs(trainer, batch)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    for name in ("recon", "g_gan_recon", "g_gan_mix", "d_loss", "probe_loss"):
+        # same initial weights and mixing draw; only the arithmetic differs (bf16: 8 bits of mantissa)
+        assert logs[name] == pytest.approx(reference[name], rel=3e-2, abs=3e-2), name
+
+
+def test_weight_decay_is_coupled_l2_counted_once_per_global_batch():
+    trainer = make_trainer(tiny_config(weight_decay=0.1))
+    variables = trainer.probe.trainable_variables
+    for v in variables:
+        v.assign(tf.random.uniform(v.shape, -1, 1, seed=1))
+    with tf.GradientTape() as tape:
+        penalty = trainer._decay(variables)
+    grads = tape.gradient(penalty, variables)
+    for g, v in zip(grads, variables):  # torch's Adam(weight_decay=w) adds w * v to the gradient
+        np.testing.assert_allclose(g.numpy(), 0.1 * v.numpy(), rtol=1e-6)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])  # one replica: the scaling is 1
+    scaled = strategy.run(lambda: trainer._decay(variables))
+    assert float(strategy.reduce("SUM", scaled, axis=None)) == pytest.approx(float(penalty), rel=1e-6)
+
+
+def test_generator_terms_are_averaged_over_generator_steps_only():
+    trainer = make_trainer(tiny_config(mixer="mixup", k=2, update_g_every=2))
+    batches = [random_batch(BATCH, seed=s) for s in range(3)]
+    g_losses, recons = [], []
+    for i, batch in enumerate(batches):
+        logs = _logs(trainer, batch)
+        if i == 0:
+            g_losses.append(logs["g_loss"])
+        recons.append(logs["recon"])
+    # step 0 and 2 update G; after step 1 (no update) g_loss still reports step 0's value
+    trainer2 = make_trainer(tiny_config(mixer="mixup", k=2, update_g_every=2))
+    _logs(trainer2, batches[0])
+    after_two = _logs(trainer2, batches[1])
+    assert after_two["g_loss"] == pytest.approx(g_losses[0], rel=1e-6)
+    assert after_two["recon"] != pytest.approx(recons[0], rel=1e-6)  # recon averages both steps

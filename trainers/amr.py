@@ -1,9 +1,11 @@
 """AMRTrainer: the adversarial mixup resynthesis update as one Keras `train_step`.
 
 One step (SPEC.md section 2, the original code's order):
-1. auto-encoder forward: h = f(x), r = g(h), h_mix = Mix(h, h', ...), r_mix = g(h_mix);
-   its loss (Eq. 3) lamb * recon(x, r) + l_GAN(D(r), 1) + l_GAN(D(r_mix), 1) [+ beta * consistency];
-   the update is applied only every `update_g_every` steps (the forward runs every step);
+1. auto-encoder forward: h = f(x), r = g(h), h_mix = Mix(h, h', ...), r_mix = g(h_mix), every
+   step; on every `update_g_every`-th step (0, N, 2N, ...) also its loss (Eq. 3)
+   lamb * recon(x, r) + l_GAN(D(r), 1) + l_GAN(D(r_mix), 1) [+ beta * consistency] and update.
+   D's verdict on the fakes feeds only that loss, so the other steps skip it (the original
+   computed and discarded it);
 2. discriminator: l_GAN(D(x), 1) + l_GAN(D(r), 0) + l_GAN(D(r_mix), 0) on detached fakes;
 3. linear probe on stop_gradient(h), with its own optimizer: it never changes the encoder.
 `mixer="none"` drops the mix terms: the AE+GAN baseline (Eq. 2).
@@ -19,6 +21,12 @@ LOSS_NAMES = (
     "d_loss", "d_real", "d_recon", "d_mix", "probe_loss", "probe_accuracy",
 )
 EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
+
+
+@tf.custom_gradient
+def _dense_gradient(x):
+    # all_gather's gradient cannot take the IndexedSlices that the mixers' tf.gather produce.
+    return tf.identity(x), lambda dy: tf.convert_to_tensor(dy)
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -98,40 +106,60 @@ class AMRTrainer(keras.Model):
         optimizer.apply(grads, variables)
 
     def _forward(self, x):
-        """h = f(x), the mix, and the fakes [r; r_mix] = g([h; h_mix]) in one decoder pass
-        (instance norm is per example, so one pass over the concatenation is exact)."""
+        """h = f(x), the mixed codes h_mix (None for AE+GAN) and the fakes [r; r_mix] = g([h; h_mix])
+        in one decoder pass (instance norm is per example, so one pass over both is exact)."""
         h = self.encoder(x, training=True)
         if self.mixer == "none":
             return h, None, self.decoder(h, training=True)
-        mixed = mixers.mix(h, self.mixer, self.k, seed=self.seed_generator)
-        return h, mixed, self.decoder(tf.concat([h, mixed.h], axis=0), training=True)
+        h_mix = self._mix(h)
+        return h, h_mix, self.decoder(tf.concat([h, h_mix], axis=0), training=True)
 
-    def _generator_losses(self, x, mixed, fakes):
+    def _mix(self, h):
+        """Mixes codes with partners drawn from the whole global batch.
+
+        Under a strategy with R replicas, every replica gathers all codes (all_gather is
+        differentiable), makes the same draw (the RNG state is mirrored) and keeps its own
+        rows: the same mixes, partners and gradients as one device on the global batch.
+        """
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            return mixers.mix(h, self.mixer, self.k, seed=self.seed_generator).h
+        local = tf.shape(h)[0]
+        gathered = _dense_gradient(tf.ensure_shape(ctx.all_gather(h, axis=0), [None, *h.shape[1:]]))
+        mixed = mixers.mix(gathered, self.mixer, self.k, seed=self.seed_generator)
+        start = ctx.replica_id_in_sync_group * local
+        return mixed.h[start: start + local]
+
+    def _generator_losses(self, x, h_mix, fakes):
         """Per-example terms of the auto-encoder's loss (Eq. 2 / Eq. 3, + consistency)."""
         batch = tf.shape(x)[0]
         d_fake = self.discriminator(fakes, training=True)
         out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
         out["g_gan_recon"] = losses.gan_loss(d_fake[:batch], 1.0, self.gan_loss)
         g_loss = self.lamb * out["recon"] + out["g_gan_recon"]
-        if mixed is not None:
+        if h_mix is not None:
             out["g_gan_mix"] = losses.gan_loss(d_fake[batch:], 1.0, self.gan_loss)
             g_loss += out["g_gan_mix"]
             if self.beta > 0:
                 h_re = self.encoder(fakes[batch:], training=True)
-                out["consistency"] = losses.consistency_loss(mixed.h, h_re, self.recon_loss)
+                out["consistency"] = losses.consistency_loss(h_mix, h_re, self.recon_loss)
                 g_loss += self.beta * out["consistency"]
         out["g_loss"] = g_loss
         return out
 
-    def _train_autoencoder(self, x):
+    def _train_autoencoder(self, x, due=None):
         """Returns (h, fakes, generator terms, due). The forward pass runs every step (D and
-        the probe need it); D's verdict on the fakes and the update only when G is due."""
+        the probe need it); D's verdict on the fakes and the update only when G is due.
+
+        `due=None` decides in the graph from the step count (the `fit` path); a Python bool
+        comes from a loop of ours under a tf.distribute strategy, where a synchronising
+        update (gradient all-reduce, all_gather) inside `tf.cond` is not supported."""
         batch = tf.shape(x)[0]
 
         def update():
             with tf.GradientTape() as tape:
-                h, mixed, fakes = self._forward(x)
-                out = self._generator_losses(x, mixed, fakes)
+                h, h_mix, fakes = self._forward(x)
+                out = self._generator_losses(x, h_mix, fakes)
                 loss = losses.average(out["g_loss"]) + self._decay(self.ae_variables)
                 loss = self.ae_optimizer.scale_loss(loss)
             self._minimize(self.ae_optimizer, tape, loss, self.ae_variables)
@@ -142,8 +170,12 @@ class AMRTrainer(keras.Model):
             recon = losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)
             return h, fakes, [recon if name == "recon" else tf.zeros_like(recon) for name in self.g_terms]
 
-        due = tf.equal(self.d_optimizer.iterations % self.update_g_every, 0)
-        h, fakes, terms = tf.cond(due, update, forward_only)
+        if due is None:
+            due = tf.equal(self.d_optimizer.iterations % self.update_g_every, 0)
+            h, fakes, terms = tf.cond(due, update, forward_only)
+        else:
+            h, fakes, terms = update() if due else forward_only()
+            due = tf.constant(due)
         return h, fakes, dict(zip(self.g_terms, terms)), due
 
     def _train_discriminator(self, x, fakes):
@@ -175,9 +207,19 @@ class AMRTrainer(keras.Model):
         self._minimize(self.probe_optimizer, tape, loss, variables)
         return {"probe_loss": per_example, "probe_accuracy": losses.classifier_accuracy(y, logits)}
 
-    def train_step(self, data):
+    def generator_due(self, step):
+        """Whether step number `step` (counted from 0) updates the auto-encoder."""
+        return step % self.update_g_every == 0
+
+    def train_step(self, data, update_generator=None):
+        """One AMR step on `data` = (images, one-hot labels).
+
+        Args:
+            update_generator: None (decide from the step count, in the graph) or a Python
+                bool from a loop that counts steps itself (see `generator_due`).
+        """
         x, y = data
-        h, fakes, out, due = self._train_autoencoder(x)
+        h, fakes, out, due = self._train_autoencoder(x, update_generator)
         # The generator's terms are averaged over the steps that update it (they are what
         # it minimises); recon, D's and the probe's over every step.
         g_weight = tf.cast(due, tf.float32)

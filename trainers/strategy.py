@@ -1,0 +1,64 @@
+"""tf.distribute strategies by name: `--strategy=auto|default|mirrored|multi_worker`.
+
+auto: MirroredStrategy when more than one GPU is visible, else the default strategy.
+mirrored: one machine, all its GPUs (or, without GPUs, its logical CPUs: `--logical_cpus=N`
+splits the CPU into N devices so mirrored training can run and be tested on a laptop).
+multi_worker: MultiWorkerMirroredStrategy over the machines named by the TF_CONFIG variable.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+
+
+def split_cpu(n):
+    """Splits the first CPU into `n` logical devices; must run before TensorFlow starts its runtime."""
+    if n is None or n <= 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError as e:  # the runtime already started: too late to split
+        raise ValueError(f"--logical_cpus={n} must be set before TensorFlow runs anything ({e})") from None
+
+
+def make_strategy(name="auto", logical_cpus=None):
+    """Returns the `tf.distribute.Strategy` called `name` (see the module docstring)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}")
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (see README)")
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except json.JSONDecodeError as e:
+            raise ValueError(f"TF_CONFIG is not valid JSON ({e})") from None
+        split_cpu(logical_cpus)
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    split_cpu(logical_cpus)
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def is_chief(strategy):
+    """True where this process should write files (always, except non-chief multi-workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (task_type == "worker" and task_id == 0
+                                    and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def describe(strategy):
+    """One line for the log: the strategy and its replica count."""
+    n = strategy.num_replicas_in_sync
+    return f"strategy: {type(strategy).__name__}, {n} replica{'s' if n != 1 else ''}"
