@@ -24,7 +24,9 @@ def import_tensorflow():
         import keras  # noqa: F401
         import tensorflow as tf
 
-        tf.config.list_logical_devices()  # device discovery prints its notices here too
+        tf.config.list_physical_devices()  # device discovery prints its notices here too (and
+        # leaves the runtime unstarted, so --logical_cpus can still split the CPU)
+        tf.get_logger().setLevel("WARNING")  # tf.distribute's INFO lines on every all-reduce
     finally:
         os.dup2(saved, 2)
         os.close(saved)

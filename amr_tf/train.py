@@ -46,7 +46,9 @@ flags.DEFINE_string("out_dir", None, "Run directory (default runs/<dataset>_<mix
 flags.DEFINE_string("run_dir", None, "Continue the existing run in this directory (its config.json).")
 flags.DEFINE_boolean("resume", True, "Resume from the run directory's newest checkpoint (--noresume refuses one).")
 flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker"],
-                  "tf.distribute strategy (auto: the default strategy on one device).")
+                  "tf.distribute strategy: auto (mirrored when >1 GPU is visible), default (one device), "
+                  "mirrored (all local GPUs, or --logical_cpus), multi_worker (machines in TF_CONFIG).")
+flags.DEFINE_integer("logical_cpus", None, "Split the CPU into N logical devices (mirrored training without GPUs).")
 FLAGS = flags.FLAGS
 FIELDS = [f.name for f in dataclasses.fields(Config)]
 
@@ -68,13 +70,13 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
-    if FLAGS.strategy in ("mirrored", "multi_worker"):
-        fail(f"--strategy={FLAGS.strategy} is not implemented yet; use --strategy=auto or default")
     try:
         config, run_dir = config_from_flags()
-        from trainers import run  # imports TensorFlow: after the cheap checks
+        from trainers import run
+        from trainers import strategy as strategies
 
-        best = run.fit(config, run_dir, resume=FLAGS.resume)
+        strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
+        best = run.fit(config, run_dir, resume=FLAGS.resume, strategy=strategy)
     except ValueError as e:  # bad input: one line, no traceback
         fail(str(e))
     print(f"run_dir={run_dir} best={best}", flush=True)

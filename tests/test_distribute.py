@@ -45,3 +45,40 @@ def test_mirrored_matches_default_with_the_real_adam():
         assert r["p999_abs_diff"][n] < 1e-4, (n, r["p999_abs_diff"][n])
     for name, value in r["logs_default"].items():
         assert r["logs_mirrored"][name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
+    out = tmp_path / "run"
+    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", "--epochs=1",
+             "--steps_per_epoch=2", "--batch_size=16", f"--out_dir={out}"],
+            cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True))
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=540)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+        assert "2 replicas" in output
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("1,")  # the chief wrote the one finished epoch
+    assert (out / "checkpoints" / "epoch-0001.npz").exists()
+    # both workers trained the same replicated model: identical logged losses
+    losses = [[part for part in o.splitlines() if "d_loss:" in part][-1].split(" - ")[3:8] for o in outputs]
+    assert losses[0] == losses[1]

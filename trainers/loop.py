@@ -33,12 +33,23 @@ def fit_distributed(trainer, strategy, train, *, epochs, initial_epoch, steps_pe
     Returns:
         The `keras.callbacks.History` of the run.
     """
-    train_iter = iter(strategy.experimental_distribute_dataset(train))
-    valid = strategy.experimental_distribute_dataset(validation_data)
+    options = tf.data.Options()
+    # Each global batch is split across all replicas of all workers (the same batches as one device).
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_iter = iter(strategy.experimental_distribute_dataset(train.with_options(options)))
+    valid = strategy.experimental_distribute_dataset(validation_data.with_options(options))
 
-    @tf.function
-    def train_fn(iterator):
-        strategy.run(trainer.train_step, args=(next(iterator),))
+    def make_train_fn(update_generator):
+        @tf.function
+        def train_fn(iterator):
+            strategy.run(trainer.train_step, args=(next(iterator),),
+                         kwargs={"update_generator": update_generator})
+        return train_fn
+
+    # The generator's cadence is decided here, in Python: a synchronising update inside the
+    # step's tf.cond is not supported under a strategy.
+    train_fns = {due: make_train_fn(due) for due in (True, False)}
+    step_count = int(trainer.d_optimizer.iterations.numpy())
 
     @tf.function
     def test_fn(batch):
@@ -58,7 +69,8 @@ def fit_distributed(trainer, strategy, train, *, epochs, initial_epoch, steps_pe
         callback_list.on_epoch_begin(epoch)
         for step in range(steps_per_epoch):
             callback_list.on_train_batch_begin(step)
-            train_fn(train_iter)
+            train_fns[trainer.generator_due(step_count)](train_iter)
+            step_count += 1
             logs = _results(trainer)
             callback_list.on_train_batch_end(step, logs)
         epoch_logs = dict(logs)

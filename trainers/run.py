@@ -10,10 +10,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from amr_tf import data
 from amr_tf.config import Config
-from trainers import callbacks, checkpoint
+from trainers import callbacks, checkpoint, loop
+from trainers import strategy as strategies
+from trainers.amr import EVAL_NAMES
 from trainers.build import build_trainer
 
 class TrainingError(RuntimeError):
@@ -58,7 +61,7 @@ def prepare_run_dir(config, run_dir, resume=True):
     return latest
 
 
-def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=()):
+def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), trainer=None, strategy=None):
     """Trains `config` into `run_dir`, continuing from its newest checkpoint if any.
 
     Args:
@@ -67,21 +70,38 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=()):
         resume: continue from the newest checkpoint; if False, refuse a directory that has one.
         verbose: Keras' verbosity ("auto": a progress bar on a terminal, a line per epoch otherwise).
         extra_callbacks: more Keras callbacks (e.g. KerasTuner's).
+        trainer: an already-built trainer for `config` (from `build_trainer`, as a KerasTuner
+            HyperModel's `build` makes it); None builds one here.
+        strategy: a `tf.distribute.Strategy` (see `trainers.strategy`); None or the default
+            strategy trains with Keras' `fit`, any other with `trainers.loop.fit_distributed`
+            (same `train_step`). Only the chief writes the run directory; the other workers
+            read its checkpoints, so on several machines it must be shared storage.
 
     Returns:
         The best record {"epoch", "val_probe_accuracy", "test_probe_accuracy"} (None if no epoch ran).
     """
     run_dir = Path(run_dir)
-    latest = prepare_run_dir(config, run_dir, resume)
+    strategy = strategy or tf.distribute.get_strategy()
+    distributed = strategy is not tf.distribute.get_strategy() or strategy.num_replicas_in_sync > 1
+    chief = strategies.is_chief(strategy)
+    if chief:
+        latest = prepare_run_dir(config, run_dir, resume)
+    else:
+        latest = checkpoint.latest(run_dir / "checkpoints")
     info = data.info(config.dataset, config)
     steps = data.steps_per_epoch(config.dataset, config)
-    trainer = build_trainer(config, info)
+    if distributed:
+        print(strategies.describe(strategy), flush=True)
+    if trainer is None:
+        with strategy.scope():
+            trainer = build_trainer(config, info)
     recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
     initial_epoch = 0
     if latest is not None:
         meta = checkpoint.restore(checkpoint.groups(trainer), latest)
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
-        recorder.reconcile()
+        if chief:
+            recorder.reconcile()
         print(f"resuming {run_dir} after epoch {initial_epoch} ({latest.name})", flush=True)
     if initial_epoch >= config.epochs:
         print(f"{run_dir} has finished all {config.epochs} epochs; best: {recorder.best}", flush=True)
@@ -92,22 +112,29 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=()):
     train = data.load(config.dataset, "train", config, epochs=(initial_epoch, config.epochs), steps=steps)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
+    writers = [
+        callbacks.ImageRecorder(run_dir, examples, config.mixer),
+        recorder,
+        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+    ] if chief else []
     try:
-        trainer.fit(
-            train,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
-            validation_data=valid,
-            verbose=verbose,
-            shuffle=False,  # the pipeline shuffles, by (seed, epoch)
-            callbacks=[
-                callbacks.ImageRecorder(run_dir, examples, config.mixer),
-                recorder,
-                keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
-                *extra_callbacks,
-            ],
-        )
+        if distributed:
+            loop.fit_distributed(
+                trainer, strategy, train, epochs=config.epochs, initial_epoch=initial_epoch,
+                steps_per_epoch=steps, validation_data=valid, verbose=verbose,
+                callbacks=[*writers, *extra_callbacks], eval_names=EVAL_NAMES,
+            )
+        else:
+            trainer.fit(
+                train,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps,
+                validation_data=valid,
+                verbose=verbose,
+                shuffle=False,  # the pipeline shuffles, by (seed, epoch)
+                callbacks=[*writers, *extra_callbacks],
+            )
     except ValueError as e:
         # Past set-up a ValueError is a bug, not bad input: keep its traceback.
         raise TrainingError(f"training failed: {e}") from e
