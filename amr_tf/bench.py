@@ -33,11 +33,16 @@ flags.DEFINE_enum("input", "random", ["random", "pipeline"],
                   "random: one fixed batch in memory; pipeline: the real tf.data input of --dataset.")
 flags.DEFINE_string("dataset", "digits", "Data set for --input=pipeline.")
 flags.DEFINE_integer("seed", 0, "Seed for weights and data.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored"], "tf.distribute strategy of the step.")
+flags.DEFINE_integer("logical_cpus", None, "Split the CPU into N logical devices (for --strategy=mirrored).")
 FLAGS = flags.FLAGS
 
 
-def benchmark(config, channels, steps, warmup, use_pipeline=False):
-    """Returns a dict of measurements for `config` (random 32x32 images or its data set)."""
+def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None):
+    """Returns a dict of measurements for `config` (random 32x32 images or its data set).
+
+    With a `strategy` other than the default, the step runs as `trainers.loop` runs it:
+    `strategy.run` over a distributed dataset, the generator's cadence decided in Python."""
     import numpy as np
     import tensorflow as tf
 
@@ -58,14 +63,32 @@ def benchmark(config, channels, steps, warmup, use_pipeline=False):
         x = tf.constant(rng.uniform(-1, 1, (config.batch_size, 32, 32, channels)).astype("float32"))
         y = tf.one_hot(rng.integers(0, 10, config.batch_size), 10)
         batches = iter(lambda: (x, y), None)
-    trainer = build_trainer(config, info)
-    step = tf.function(trainer.train_step, jit_compile=config.jit_compile)
-    for _ in range(warmup):
-        step(next(batches))["g_loss"].numpy()
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        trainer = build_trainer(config, info)
+    if strategy.num_replicas_in_sync > 1:
+        dist = iter(strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_generator(lambda: batches, output_signature=(
+                tf.TensorSpec((config.batch_size, *info.image_shape), tf.float32),
+                tf.TensorSpec((config.batch_size, info.n_classes), tf.float32)))))
+        fns = {due: tf.function(lambda b, due=due: strategy.run(
+            trainer.train_step, args=(b,), kwargs={"update_generator": due})) for due in (True, False)}
+
+        def run_step(i):
+            out = fns[trainer.generator_due(i)](next(dist))
+            return strategy.experimental_local_results(out["g_loss"])[0]
+    else:
+        step = tf.function(trainer.train_step, jit_compile=config.jit_compile)
+
+        def run_step(i):
+            return step(next(batches))["g_loss"]
+
+    for i in range(warmup):
+        run_step(i).numpy()
     times = []
-    for _ in range(steps):
+    for i in range(warmup, warmup + steps):
         start = time.perf_counter()
-        step(next(batches))["g_loss"].numpy()  # .numpy() waits for the step to finish
+        run_step(i).numpy()  # .numpy() waits for the step to finish
         times.append(time.perf_counter() - start)
     samples_per_s = config.batch_size * steps / sum(times)
     flops_per_sample = flops.train_step_flops(trainer, info.image_shape, cycle, config.beta)
@@ -97,14 +120,17 @@ def main(argv):
                 f"need --channels 1 or 3, --steps >= 1, --warmup >= 0; got "
                 f"{FLAGS.channels}, {FLAGS.steps}, {FLAGS.warmup}"
             )
-        r = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup, FLAGS.input == "pipeline")
+        from trainers import strategy as strategies
+
+        strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
+        r = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup, FLAGS.input == "pipeline", strategy)
     except ValueError as e:
         print(f"amr_tf.bench: error: {e}", file=sys.stderr)
         sys.exit(2)
     print(
         f"mixer={config.mixer} k={config.k} batch_size={config.batch_size} channels={r['channels']} "
         f"bottleneck={config.bottleneck} jit={config.jit_compile} precision={config.precision} "
-        f"input={FLAGS.input} steps={r['steps']} ms_per_step_median={r['ms_per_step_median']:.1f} "
+        f"input={FLAGS.input} strategy={FLAGS.strategy} steps={r['steps']} ms_per_step_median={r['ms_per_step_median']:.1f} "
         f"peak_rss_mb={r['peak_rss_mb']:.0f}"
     )
     print(
