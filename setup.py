@@ -13,11 +13,13 @@ setup(
         "keras>=3.15,<4",
         "keras-tuner>=1.4.7",
         "tensorflow-datasets>=4.9.9",
+        "importlib_resources",  # TFDS builders need it (etils' epath) but do not pull it in
         "tensorboard",  # tf.summary needs it; TF 2.21 no longer pulls it in
         "absl-py",
         "numpy",
         "scikit-learn",  # the bundled digits data set
         "pillow",  # PNG figures
+        "tensorflow-serving-api>=2.21,<2.22",  # PredictionLog protos for the export's warm-up records
     ],
     extras_require={"test": ["pytest>=8", "pytest-timeout"]},
 )

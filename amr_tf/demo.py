@@ -1,8 +1,10 @@
 """`make demo`: train AMR (mixup) on the bundled digits, offline, then draw interpolations.
 
 Writes runs/demo/ (the run directory) and runs/demo/interpolation.png: for pairs of test
-digits, pixel-space interpolation (top of each pair) against decoding mixed codes (below).
-Re-running resumes or reuses the finished run.
+digits, pixel-space interpolation (top of each pair) against decoding mixed codes (below),
+then exports the best checkpoint for TF Serving to saved_models/demo/<version>/.
+Re-running resumes or reuses the finished run, and reuses its export when the checkpoint
+is unchanged.
 """
 
 import os
@@ -21,6 +23,7 @@ FLAGS = flags.FLAGS
 
 PAIRS = ((0, 1), (3, 8), (4, 9), (5, 6), (7, 2))  # digit classes to interpolate between
 STEPS = 10
+EXPORT_DIR = "saved_models"  # TF Serving's model base paths live under it: saved_models/<run name>
 
 
 def main(argv):
@@ -49,6 +52,12 @@ def main(argv):
     print(f"interpolation strips (best checkpoint, epoch {meta['epoch']}): {path}")
     print(f"per-epoch pictures: {os.path.join(FLAGS.out_dir, 'images')}; "
           f"TensorBoard: tensorboard --logdir {os.path.join(FLAGS.out_dir, 'logs')}")
+
+    from amr_tf.export import export_run
+
+    exported = export_run(FLAGS.out_dir, EXPORT_DIR, checkpoint="best", reuse_same=True)
+    print(f"exported for TF Serving: {exported} (--model_base_path={os.path.abspath(os.path.dirname(exported))}; "
+          "see README, Serving with TF Serving)")
     sys.stdout.flush()
 
 

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from amr_tf import quiet
 
@@ -27,9 +27,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 flags.DEFINE_string("run_dir", None, "The run directory to export (written by amr_tf.train).")
 flags.DEFINE_string("export_dir", "saved_models", "Export root; TF Serving's --model_base_path is EXPORT_DIR/NAME.")
-flags.DEFINE_string("model_name", None, "Model name (default: the run directory's name; '-keras' added for --format=keras).")
+flags.DEFINE_string("model_name", None,
+                    "Model name (default: the run directory's name; '-keras' added for --format=keras).")
 flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present; never overwrites).")
-flags.DEFINE_string("checkpoint", "best", f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
+flags.DEFINE_string("checkpoint", "best",
+                    f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
 flags.DEFINE_string("format", "saved_model", f"{', '.join(serving.FORMATS)} (keras: .keras files, not for TF Serving).")
 FLAGS = flags.FLAGS
 
@@ -76,17 +78,22 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
         'saved_models/demo/1'
     """
     from amr_tf import data
+    from trainers import checkpoint as checkpoints
     from trainers import run
 
     check_request(run_dir, model_name, version, checkpoint, format)
-    config, nets, meta = run.load_networks(run_dir, checkpoint)
     run_dir = Path(run_dir).resolve()
     name = model_name or run_dir.name + ("-keras" if format == "keras" else "")
     model_dir = Path(export_dir) / name
-    ckpt = run_dir / "checkpoints" / ("best.npz" if checkpoint == "best" else f"epoch-{meta['epoch']:04d}.npz")
-    source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
-              "checkpoint_sha256": _sha256(ckpt) if ckpt.is_file() else None, "format": format}
     present = serving.versions(model_dir)
+    if version in present:  # refused before the (slow) checkpoint read; write_version checks again
+        raise ValueError(f"{model_dir / str(version)} already exists; versions are never overwritten "
+                         "(choose another --version, or omit it for the next one)")
+    config, nets, meta = run.load_networks(run_dir, checkpoint)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt = checkpoints.best_path(ckpt_dir) if checkpoint == "best" else checkpoints.latest(ckpt_dir)
+    source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
+              "checkpoint_sha256": _sha256(ckpt), "format": format}
     if reuse_same and version is None and present:
         newest = model_dir / str(present[-1])
         old = serving.read_metadata(newest) or {}
@@ -108,8 +115,6 @@ def _sha256(path):
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # SavedModel writing logs a page of INFO lines
     try:
         path = export_run(FLAGS.run_dir, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
                           FLAGS.checkpoint, FLAGS.format)

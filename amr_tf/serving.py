@@ -10,10 +10,11 @@ Signatures (inputs -> outputs; H, W, C the run's image shape, code shape (h, w, 
 
 Every image is float32 in [-1, 1]. The training decoder is linear (no output activation), so
 served images are clipped to [-1, 1]; `encode` sees images exactly as training did.
-The exported graph holds only TensorFlow ops and variables: loading it needs neither
-amr_tf nor Keras.
+The exported graph holds only TensorFlow ops and variables: loading it needs TensorFlow,
+not amr_tf (the tests load it in a process where amr_tf cannot be imported).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging as absl_logging
 
 from amr_tf import mixers
 
@@ -193,7 +195,8 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
     try:
         if format == "saved_model":
-            build_archive(encoder, decoder, image_shape).write_out(str(tmp), verbose=False)
+            with _warnings_only():
+                build_archive(encoder, decoder, image_shape).write_out(str(tmp), verbose=False)
             write_warmup(str(tmp), model_dir.name, image_shape, code_shape)
             meta_path = tmp / "assets.extra" / METADATA_FILE
         else:
@@ -211,6 +214,19 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return str(target)
+
+
+@contextlib.contextmanager
+def _warnings_only():
+    """Drops INFO logs meanwhile: writing a SavedModel logs a page of them (via absl and TF)."""
+    verbosity, level = absl_logging.get_verbosity(), tf.get_logger().level
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    tf.get_logger().setLevel("WARNING")
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
+        tf.get_logger().setLevel(level)
 
 
 def read_metadata(version_dir):
