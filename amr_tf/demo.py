@@ -26,6 +26,25 @@ STEPS = 10
 EXPORT_DIR = "saved_models"  # TF Serving's model base paths live under it: saved_models/<run name>
 
 
+def set_aside_other_run(out_dir, config):
+    """Renames out_dir if it holds a run with other settings (e.g. from an older version's
+    defaults): the demo then trains afresh and nothing is lost."""
+    from amr_tf.config import Config
+
+    path = os.path.join(out_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            same = Config.from_json(f.read()) == config
+    except ValueError:
+        same = False
+    if not same:
+        moved = f"{out_dir.rstrip('/')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(out_dir, moved)
+        print(f"{out_dir} held a run with other settings: moved it to {moved}", flush=True)
+
+
 def main(argv):
     del argv
     import numpy as np
@@ -35,6 +54,7 @@ def main(argv):
     from trainers import run
 
     config = Config(dataset="digits", mixer="mixup", k=2, epochs=FLAGS.epochs)
+    set_aside_other_run(FLAGS.out_dir, config)
     start = time.time()
     best = run.fit(config, FLAGS.out_dir)
     print(f"trained in {time.time() - start:.0f} s; best: {best}", flush=True)
