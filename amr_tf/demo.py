@@ -7,6 +7,7 @@ Re-running resumes or reuses the finished run, and reuses its export when the ch
 is unchanged.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -36,7 +37,8 @@ def set_aside_other_run(out_dir, config):
         return
     try:
         with open(path) as f:
-            same = Config.from_json(f.read()) == config
+            old = Config.from_json(f.read())
+        same = dataclasses.replace(old, epochs=config.epochs) == config  # more epochs extend it
     except ValueError:
         same = False
     if not same:
