@@ -161,6 +161,6 @@ def test_unknown_names_list_the_choices():
 def test_registry_refuses_duplicates():
     original = registry.get_source("digits")
     with pytest.raises(ValueError, match="digits"):
-        registry.register_source("digits", digits.info, digits.arrays)
+        registry.register_source("digits", digits.info, digits.split)
     assert registry.get_source("digits") is original
     assert "digits" in data.SOURCES

@@ -1,15 +1,23 @@
 """Data sets as `tf.data` pipelines of `(image in [-1, 1], one-hot label)`.
 
-`load(name, split, config)` is the one entry point; sources register themselves by name.
+`load(name, split, config)` is the one entry point; sources register themselves by name
+(one module each) and give, per split, a size and a random-access fetch
+(`registry.SplitData`); `pipeline` orders, batches and prefetches them.
+
+`python -m amr_tf.data NAME` prints a data set's splits, shape and origin. Importing this
+package does not import TensorFlow (the CLI imports it quietly first); `load` does.
 """
 
-import numpy as np
-import tensorflow as tf
-
 from amr_tf.data import registry
-from amr_tf.data.registry import SPLITS, DataInfo, get_source
+from amr_tf.data.registry import SPLITS, DataInfo, SplitData, get_source  # noqa: F401
 
-from amr_tf.data import digits  # noqa: F401  (registers "digits")
+# Each import registers its sources.
+from amr_tf.data import digits  # noqa: F401,E402  digits
+from amr_tf.data import idx  # noqa: F401,E402  fashion_mnist
+from amr_tf.data import tfds_sources  # noqa: F401,E402  mnist kmnist svhn cifar10 dsprites celeba
+from amr_tf.data import dsprites  # noqa: F401,E402  dsprites_procedural
+from amr_tf.data import lines  # noqa: F401,E402  lines
+from amr_tf.data import spiral  # noqa: F401,E402  spiral
 
 SOURCES = registry.names()
 
@@ -19,18 +27,27 @@ def info(name: str, config=None) -> DataInfo:
     return get_source(name).info(config)
 
 
-def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None) -> tf.data.Dataset:
+def _keep(name, split, config):
+    """Indices kept by `config.subset_train` (train split only), or None for all."""
+    if split != "train" or config is None or not config.subset_train:
+        return None
+    n = info(name, config).split_sizes["train"]
+    return registry.subset_indices(n, config.subset_train, config.seed) if config.subset_train < n else None
+
+
+def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None) -> "tf.data.Dataset":
     """Batched pipeline for one split.
 
-    Evaluation: cache -> batch -> prefetch. Training: for each epoch, a permutation drawn
-    statelessly from (config.seed, epoch) -> batch(drop_remainder) -> gather -> prefetch.
-    The order depends only on (seed, epoch), never on how many epochs this process has
-    run, so a resumed run sees exactly the batches the uninterrupted run would have.
+    Evaluation: in order, batched (last partial batch kept), cached when small, prefetched.
+    Training: for each epoch, a permutation drawn statelessly from (config.seed, epoch) ->
+    batch(drop_remainder) -> fetch -> prefetch. The order depends only on (seed, epoch),
+    never on how many epochs this process has run, so a resumed run sees exactly the
+    batches the uninterrupted run would have.
 
     Args:
         name: data source name.
         split: "train", "valid" or "test".
-        config: an `amr_tf.config.Config` (batch_size, seed, subset_train, data_dir).
+        config: an `amr_tf.config.Config` (batch_size, seed, subset_train, data_dir, attributes).
         training: shuffle and drop the last partial batch (default: split == "train").
         epochs: for training, `(first, last)`: run epochs first..last-1 back to back.
         steps: for training, batches per epoch (default: all full batches).
@@ -38,33 +55,36 @@ def load(name: str, split: str, config, *, training: bool = None, epochs=None, s
     Returns:
         A `tf.data.Dataset` of `(images [B, H, W, C], labels [B, n_classes])`.
     """
+    from amr_tf.data import pipeline  # imports TensorFlow
+
     registry.check_split(split)
+    source = get_source(name)
     training = split == "train" if training is None else training
-    images, labels = get_source(name).arrays(split, config)
-    if split == "train" and config.subset_train:
-        keep = np.random.default_rng(config.seed).permutation(len(images))[: config.subset_train]
-        images, labels = images[np.sort(keep)], labels[np.sort(keep)]
+    data_info = source.info(config)
+    data = source.split(split, config)
+    keep = _keep(name, split, config)
+    shape, n_classes = tuple(data_info.image_shape), data_info.n_classes
     if not training:
-        ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
-        return ds.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
-    first, last = epochs or (0, 1)
-    n, batch = len(images), config.batch_size
-    steps = min(steps or n // batch, n // batch)
-    images, labels = tf.constant(images), tf.constant(labels)
-
-    def one_epoch(epoch):
-        noise = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(config.seed, tf.int64), epoch]))
-        order = tf.argsort(noise)[: steps * batch]
-        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch]))
-
-    ds = tf.data.Dataset.range(first, last).flat_map(one_epoch)
-    ds = ds.map(lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        return pipeline.evaluation(data, shape, n_classes, batch_size=config.batch_size, keep=keep)
+    return pipeline.training(data, shape, n_classes, batch_size=config.batch_size, seed=config.seed,
+                             epochs=epochs or (0, 1), steps=steps, keep=keep)
 
 
 def steps_per_epoch(name: str, config) -> int:
-    """Full batches per training epoch (capped by config.steps_per_epoch)."""
-    n = info(name, config).split_sizes["train"]
+    """Full batches per training epoch (capped by config.steps_per_epoch).
+
+    Raises:
+        ValueError: the batch is larger than the training split, or the data set holds
+            points, not images (the spiral), which no network preset can train on yet.
+    """
+    data_info = info(name, config)
+    if len(data_info.image_shape) != 3:
+        images = ", ".join(n for n in SOURCES if n not in spiral.POINT_SOURCES)
+        raise ValueError(
+            f"dataset '{name}' holds {data_info.image_shape[0]}-D points, not images: training on it needs "
+            f"the small-MLP network preset, which is not implemented yet; train on an image data set: {images}"
+        )
+    n = data_info.split_sizes["train"]
     if config.subset_train:
         n = min(n, config.subset_train)
     steps = n // config.batch_size

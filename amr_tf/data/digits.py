@@ -8,7 +8,6 @@ every run seed, so runs are compared on the same test set).
 import functools
 
 import numpy as np
-import tensorflow as tf
 
 from amr_tf.data import registry
 
@@ -21,6 +20,7 @@ N_CLASSES = 10
 
 @functools.lru_cache(maxsize=1)
 def _arrays():
+    import tensorflow as tf
     from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
 
     bunch = load_digits()
@@ -41,13 +41,21 @@ def _arrays():
 def info(config=None) -> registry.DataInfo:
     del config
     sizes = {split: len(x) for split, (x, _) in _arrays().items()}
-    return registry.DataInfo("digits", IMAGE_SHAPE, N_CLASSES, sizes, "sklearn.datasets.load_digits (bundled)")
+    return registry.DataInfo("digits", IMAGE_SHAPE, N_CLASSES, sizes, "sklearn.datasets.load_digits (bundled)",
+                             labels="one-hot digit 0-9")
 
 
-def arrays(split, config=None):
+def split(name, config=None) -> registry.SplitData:
     del config
-    registry.check_split(split)
-    return _arrays()[split]
+    registry.check_split(name)
+    return registry.array_split(*_arrays()[name])
 
 
-registry.register_source("digits", info, arrays)
+def arrays(name, config=None):
+    """The split `name` as float arrays (images in [-1, 1], one-hot labels)."""
+    del config
+    registry.check_split(name)
+    return _arrays()[name]
+
+
+registry.register_source("digits", info, split)
