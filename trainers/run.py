@@ -84,12 +84,13 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     strategy = strategy or tf.distribute.get_strategy()
     distributed = strategy is not tf.distribute.get_strategy() or strategy.num_replicas_in_sync > 1
     chief = strategies.is_chief(strategy)
+    # The data first: a data set that cannot be read (offline TFDS, ...) creates no directory.
+    info = data.info(config.dataset, config)
+    steps = data.steps_per_epoch(config.dataset, config)
     if chief:
         latest = prepare_run_dir(config, run_dir, resume)
     else:
         latest = checkpoint.latest(run_dir / "checkpoints")
-    info = data.info(config.dataset, config)
-    steps = data.steps_per_epoch(config.dataset, config)
     if distributed:
         print(strategies.describe(strategy), flush=True)
     if trainer is None:
