@@ -1,0 +1,159 @@
+"""Search lambda with KerasTuner: `python -m tuning.search --dataset=digits --lambdas=2,5,10,20,50`.
+
+Each trial trains `amr_tf.train`'s model (same Config, same trainer) into a run directory inside
+the tuner's trial directory; the objective is the best `val_probe_accuracy` over epochs (the
+paper's model selection), averaged over `--seeds`. Prints one line per finished trial, then a
+table of all trials and `best: lamb=... (val_probe_accuracy=..., test=...)`, also written to
+`results.csv` and `best.json` in the search directory. Re-running the same command resumes the
+search; finished trials are not re-run. With KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP /
+KERASTUNER_ORACLE_PORT set, runs as KerasTuner's chief or one of its workers (see README).
+"""
+
+import dataclasses
+import itertools
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+from amr_tf import quiet
+
+quiet.import_tensorflow()
+
+from amr_tf.config import Config  # noqa: E402
+from tuning.session import TUNERS, SearchSpec  # noqa: E402
+
+_D = Config()
+flags.DEFINE_string("dataset", _D.dataset, "Data set: digits (offline default), fashion_mnist, ...")
+flags.DEFINE_string("lambdas", "2,5,10,20,50", "Comma-separated values of lambda (reconstruction weight) to try.")
+flags.DEFINE_string("mixers", "", "Comma-separated mixers to try as well (empty: only --mixer).")
+flags.DEFINE_string("ks", "", "Comma-separated k to try as well (empty: only --k).")
+flags.DEFINE_string("betas", "", "Comma-separated consistency weights to try as well (empty: only --beta).")
+flags.DEFINE_string("mixer", _D.mixer, "Mixer when --mixers is not searched.")
+flags.DEFINE_integer("k", _D.k, "k when --ks is not searched.")
+flags.DEFINE_float("beta", _D.beta, "beta when --betas is not searched.")
+flags.DEFINE_string("tuner", "grid", f"Search algorithm: {', '.join(TUNERS)}.")
+flags.DEFINE_integer("max_trials", None, "Trials at most (default: the whole grid; not for hyperband).")
+flags.DEFINE_integer("epochs", _D.epochs, "Epochs per trial (hyperband: the largest budget).")
+flags.DEFINE_integer("seeds", 1, "Train each setting with this many seeds (--seed, --seed+1, ...); "
+                     "the objective is their mean.")
+flags.DEFINE_integer("seed", _D.seed, "First seed (also seeds the random and bayesian tuners).")
+flags.DEFINE_integer("batch_size", _D.batch_size, "Global batch size.")
+flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch, "Cap on steps per epoch (default: the whole train split).")
+flags.DEFINE_integer("subset_train", _D.subset_train, "Keep this many (seeded) training examples.")
+flags.DEFINE_integer("bottleneck", _D.bottleneck, "Code size d_h: 32, 256 or 1024.")
+flags.DEFINE_integer("update_g_every", _D.update_g_every, "Update the auto-encoder every N steps.")
+flags.DEFINE_string("data_dir", _D.data_dir, "Where data sets are read from.")
+flags.DEFINE_string("directory", "runs/tuning", "The tuner's directory (shared by chief and workers).")
+flags.DEFINE_string("project_name", None, "The search's folder in --directory (default <dataset>_<tuner>_<hash of the settings>).")
+flags.DEFINE_boolean("export_best", False, "Export the best trial's decoder through amr_tf.export.")
+flags.DEFINE_string("export_dir", "saved_models", "Export root for --export_best.")
+flags.DEFINE_integer("fit_verbose", 0, "Keras' verbosity inside each trial (0: one line per epoch from the tuner).")
+FLAGS = flags.FLAGS
+BASE_FIELDS = ("dataset", "mixer", "k", "beta", "epochs", "batch_size", "steps_per_epoch", "subset_train",
+               "bottleneck", "update_g_every", "data_dir", "seed")
+
+
+def parse_list(name, text, kind):
+    """The comma-separated values of flag `name` as `kind`; raises ValueError naming bad ones."""
+    items = [s.strip() for s in text.split(",")]
+    example = {"lambdas": "2,5,10,20,50", "mixers": "mixup,bernoulli", "ks": "2,3", "betas": "0,0.5"}[name]
+    if not text.strip():
+        raise ValueError(f"--{name} is empty; give values like --{name}={example}")
+    if any(not s for s in items):
+        raise ValueError(f"--{name}={text!r} has an empty item; give values like --{name}={example}")
+    values = []
+    for s in items:
+        try:
+            value = kind(s)
+        except ValueError:
+            raise ValueError(f"--{name}: {s!r} is not {'a number' if kind is float else 'an integer'}") from None
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"--{name}: {s!r} is not a finite number")
+        values.append(value)
+    twice = sorted({s for s in values if values.count(s) > 1})
+    if twice:
+        raise ValueError(f"--{name} lists {twice[0]:g} twice" if kind is float else f"--{name} lists {twice[0]} twice")
+    return tuple(values)
+
+
+def spec_from_flags():
+    """The SearchSpec of the command line; raises ValueError on bad input (before any training)."""
+    if FLAGS.tuner not in TUNERS:
+        raise ValueError(f"unknown tuner '{FLAGS.tuner}'; choose one of: {', '.join(TUNERS)}")
+    if FLAGS.max_trials is not None:
+        if FLAGS.max_trials < 1:
+            raise ValueError(f"--max_trials must be >= 1, got --max_trials={FLAGS.max_trials}")
+        if FLAGS.tuner == "hyperband":
+            raise ValueError("--max_trials does not apply to --tuner=hyperband (its budget is --epochs)")
+    if FLAGS.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got --seeds={FLAGS.seeds}")
+    lambdas = parse_list("lambdas", FLAGS.lambdas, float)
+    mixers = parse_list("mixers", FLAGS.mixers, str) if FLAGS.mixers else ()
+    ks = parse_list("ks", FLAGS.ks, int) if FLAGS.ks else ()
+    betas = parse_list("betas", FLAGS.betas, float) if FLAGS.betas else ()
+    base = Config(lamb=lambdas[0], **{name: FLAGS[name].value for name in BASE_FIELDS})
+    # Every point of the space must be a valid Config: refuse now, not at trial 7.
+    for lamb, mixer, k, beta in itertools.product(lambdas, mixers or (base.mixer,), ks or (base.k,),
+                                                  betas or (base.beta,)):
+        dataclasses.replace(base, lamb=lamb, mixer=mixer, k=base.k if mixer == "none" else k, beta=beta)
+    seeds = tuple(range(FLAGS.seed, FLAGS.seed + FLAGS.seeds))
+    return SearchSpec(base, lambdas, mixers, ks, betas, FLAGS.tuner, FLAGS.max_trials, seeds)
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+    try:
+        spec = spec_from_flags()
+        from tuning import report, session
+
+        session.role()  # a half-set distributed environment is bad input too
+        tuner, who = session.run_search(spec, FLAGS.directory, FLAGS.project_name, FLAGS.fit_verbose)
+    except ValueError as e:  # bad input: one line, no traceback
+        fail(str(e))
+    except RuntimeError as e:  # e.g. KerasTuner gives up after 3 failed trials in a row
+        lines = str(e).strip().splitlines() or ["no message"]
+        fail(f"search stopped: {lines[0]} (last error: {lines[-1]})", code=1)
+    if who == "worker":
+        print(f"worker {tuner.tuner_id}: no more trials", flush=True)
+        return
+    rows = report.rows(tuner.oracle)
+    best = report.best(tuner.oracle, tuner.project_dir, spec.seeds)
+    report.write(tuner.project_dir, rows, best)
+    print(report.table(rows), flush=True)
+    if best is None:
+        fail(f"no trial finished; see {tuner.project_dir}/trial_*/trial.json for their errors")
+    print(report.best_line(best), flush=True)
+    print(f"results={tuner.project_dir}/results.csv best={tuner.project_dir}/best.json", flush=True)
+    if FLAGS.export_best:
+        export(best["run_dir"], FLAGS.export_dir)
+
+
+def export(run_dir, export_dir):
+    """Exports the best run's decoder with `python -m amr_tf.export` (its own flags and checks).
+
+    A subprocess rather than `amr_tf.export.export_run`: that module defines absl flags of its own
+    (--export_dir among them) when imported, which would clash with this CLI's.
+    """
+    name = Config.from_json((Path(run_dir) / "config.json").read_text()).run_name()
+    result = subprocess.run(
+        [sys.executable, "-m", "amr_tf.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}",
+         f"--model_name={name}"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["no message"]
+        fail(f"exporting {run_dir} failed: {lines[-1]}")
+    print(result.stdout.strip(), flush=True)
+
+
+def fail(message, code=2):
+    print(f"tuning.search: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    app.run(main)
