@@ -11,7 +11,6 @@ overwritten. `--format=keras` writes `encoder.keras` and `decoder.keras` instead
 import hashlib
 import json
 import re
-import sys
 from pathlib import Path
 
 from absl import app, flags
@@ -20,20 +19,28 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import serving  # noqa: E402
+from amr_tf import cli, serving  # noqa: E402
 
 CHECKPOINTS = ("best", "last")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-flags.DEFINE_string("run_dir", None, "The run directory to export (written by amr_tf.train).")
-flags.DEFINE_string("export_dir", "saved_models", "Export root; TF Serving's --model_base_path is EXPORT_DIR/NAME.")
-flags.DEFINE_string("model_name", None,
-                    "Model name (default: the run directory's name; '-keras' added for --format=keras).")
-flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present; never overwrites).")
-flags.DEFINE_string("checkpoint", "best",
-                    f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
-flags.DEFINE_string("format", "saved_model", f"{', '.join(serving.FORMATS)} (keras: .keras files, not for TF Serving).")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The CLI's flags; defined only when run as a program, so `export_run` can be imported
+    by other CLIs (tuning.search --export_best) without their flags clashing."""
+    flags.DEFINE_string("run_dir", None, "The run directory to export (written by amr_tf.train).")
+    flags.DEFINE_string("export_dir", "saved_models",
+                        "Export root; TF Serving's --model_base_path is EXPORT_DIR/NAME.")
+    flags.DEFINE_string("model_name", None,
+                        "Model name (default: the run directory's name; '-keras' added for --format=keras).")
+    flags.DEFINE_integer("version", None,
+                         "Version number (default: one more than the highest present; never overwrites).")
+    flags.DEFINE_string("checkpoint", "best",
+                        f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
+    flags.DEFINE_string("format", "saved_model",
+                        f"{', '.join(serving.FORMATS)} (keras: .keras files, not for TF Serving).")
 
 
 def check_request(run_dir, model_name=None, version=None, checkpoint="best", format="saved_model"):
@@ -124,9 +131,9 @@ def main(argv):
 
 
 def fail(message):
-    print(f"amr_tf.export: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(2)
+    cli.fail("amr_tf.export", message)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -12,8 +12,6 @@ KERASTUNER_ORACLE_PORT set, runs as KerasTuner's chief or one of its workers (se
 import dataclasses
 import itertools
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 from absl import app, flags
@@ -22,38 +20,33 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
+from amr_tf import cli  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
 from tuning.session import TUNERS, SearchSpec  # noqa: E402
 
-_D = Config()
-flags.DEFINE_string("dataset", _D.dataset, "Data set: digits (offline default), fashion_mnist, ...")
+BASE_FIELDS = ("dataset", "mixer", "k", "beta", "epochs", "batch_size", "steps_per_epoch", "subset_train",
+               "bottleneck", "update_g_every", "data_dir", "seed")
+cli.define_config_flags(BASE_FIELDS, help_overrides={
+    "mixer": "Mixer when --mixers is not searched.",
+    "k": "k when --ks is not searched.",
+    "beta": "beta when --betas is not searched.",
+    "epochs": "Epochs per trial (hyperband: the largest budget).",
+    "seed": "First seed (also seeds the random and bayesian tuners).",
+})
 flags.DEFINE_string("lambdas", "2,5,10,20,50", "Comma-separated values of lambda (reconstruction weight) to try.")
 flags.DEFINE_string("mixers", "", "Comma-separated mixers to try as well (empty: only --mixer).")
 flags.DEFINE_string("ks", "", "Comma-separated k to try as well (empty: only --k).")
 flags.DEFINE_string("betas", "", "Comma-separated consistency weights to try as well (empty: only --beta).")
-flags.DEFINE_string("mixer", _D.mixer, "Mixer when --mixers is not searched.")
-flags.DEFINE_integer("k", _D.k, "k when --ks is not searched.")
-flags.DEFINE_float("beta", _D.beta, "beta when --betas is not searched.")
 flags.DEFINE_string("tuner", "grid", f"Search algorithm: {', '.join(TUNERS)}.")
 flags.DEFINE_integer("max_trials", None, "Trials at most (default: the whole grid; not for hyperband).")
-flags.DEFINE_integer("epochs", _D.epochs, "Epochs per trial (hyperband: the largest budget).")
 flags.DEFINE_integer("seeds", 1, "Train each setting with this many seeds (--seed, --seed+1, ...); "
                      "the objective is their mean.")
-flags.DEFINE_integer("seed", _D.seed, "First seed (also seeds the random and bayesian tuners).")
-flags.DEFINE_integer("batch_size", _D.batch_size, "Global batch size.")
-flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch, "Cap on steps per epoch (default: the whole train split).")
-flags.DEFINE_integer("subset_train", _D.subset_train, "Keep this many (seeded) training examples.")
-flags.DEFINE_integer("bottleneck", _D.bottleneck, "Code size d_h: 32, 256 or 1024.")
-flags.DEFINE_integer("update_g_every", _D.update_g_every, "Update the auto-encoder every N steps.")
-flags.DEFINE_string("data_dir", _D.data_dir, "Where data sets are read from.")
 flags.DEFINE_string("directory", "runs/tuning", "The tuner's directory (shared by chief and workers).")
 flags.DEFINE_string("project_name", None, "The search's folder in --directory (default <dataset>_<tuner>_<hash of the settings>).")
 flags.DEFINE_boolean("export_best", False, "Export the best trial's decoder through amr_tf.export.")
 flags.DEFINE_string("export_dir", "saved_models", "Export root for --export_best.")
 flags.DEFINE_integer("fit_verbose", 0, "Keras' verbosity inside each trial (0: one line per epoch from the tuner).")
 FLAGS = flags.FLAGS
-BASE_FIELDS = ("dataset", "mixer", "k", "beta", "epochs", "batch_size", "steps_per_epoch", "subset_train",
-               "bottleneck", "update_g_every", "data_dir", "seed")
 
 
 def parse_list(name, text, kind):
@@ -94,7 +87,7 @@ def spec_from_flags():
     mixers = parse_list("mixers", FLAGS.mixers, str) if FLAGS.mixers else ()
     ks = parse_list("ks", FLAGS.ks, int) if FLAGS.ks else ()
     betas = parse_list("betas", FLAGS.betas, float) if FLAGS.betas else ()
-    base = Config(lamb=lambdas[0], **{name: FLAGS[name].value for name in BASE_FIELDS})
+    base = Config(lamb=lambdas[0], **cli.config_values(BASE_FIELDS))
     # Every point of the space must be a valid Config: refuse now, not at trial 7.
     for lamb, mixer, k, beta in itertools.product(lambdas, mixers or (base.mixer,), ks or (base.k,),
                                                   betas or (base.beta,)):
@@ -129,30 +122,22 @@ def main(argv):
     print(report.best_line(best), flush=True)
     print(f"results={tuner.project_dir}/results.csv best={tuner.project_dir}/best.json", flush=True)
     if FLAGS.export_best:
-        export(best["run_dir"], FLAGS.export_dir)
+        try:
+            export(best["run_dir"], FLAGS.export_dir)
+        except ValueError as e:
+            fail(f"exporting {best['run_dir']} failed: {e}")
 
 
 def export(run_dir, export_dir):
-    """Exports the best run's decoder with `python -m amr_tf.export` (its own flags and checks).
+    """Exports the best run's encoder/decoder for TF Serving (amr_tf.export's own checks apply)."""
+    from amr_tf.export import export_run
 
-    A subprocess rather than `amr_tf.export.export_run`: that module defines absl flags of its own
-    (--export_dir among them) when imported, which would clash with this CLI's.
-    """
     name = Config.from_json((Path(run_dir) / "config.json").read_text()).run_name()
-    result = subprocess.run(
-        [sys.executable, "-m", "amr_tf.export", f"--run_dir={run_dir}", f"--export_dir={export_dir}",
-         f"--model_name={name}"],
-        capture_output=True, text=True,
-    )
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or ["no message"]
-        fail(f"exporting {run_dir} failed: {lines[-1]}")
-    print(result.stdout.strip(), flush=True)
+    print(f"exported={export_run(run_dir, export_dir, model_name=name)}", flush=True)
 
 
 def fail(message, code=2):
-    print(f"tuning.search: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
+    cli.fail("tuning.search", message, code)
 
 
 if __name__ == "__main__":

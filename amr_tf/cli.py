@@ -1,0 +1,65 @@
+"""Command-line plumbing shared by the CLIs: one absl flag per Config field, and one-line errors.
+
+The CLI layer only: nothing below the entry points imports this or reads flags.
+"""
+
+import dataclasses
+import sys
+import typing
+
+from absl import flags
+
+from amr_tf.config import BOTTLENECKS, GAN_LOSSES, MIXERS, MODELS, PRECISIONS, RECON_LOSSES, Config
+
+HELP = {
+    "dataset": "Data set: digits (offline default), fashion_mnist, mnist, kmnist, svhn, cifar10, celeba, "
+               "dsprites, dsprites_procedural, lines; see `python -m amr_tf.data NAME`.",
+    "model": f"Trainer: {', '.join(MODELS)}.",
+    "mixer": f"Mixing function: {', '.join(MIXERS)} (none = AE+GAN baseline).",
+    "k": "Examples per mix (>= 2 with a mixer).",
+    "lamb": "Reconstruction loss weight (the paper's lambda).",
+    "beta": "Consistency loss weight (supplement 7.3).",
+    "cls": "Supervised class-mixer weight (Eq. 7); 0 = unsupervised.",
+    "bottleneck": f"Code size d_h: {', '.join(map(str, BOTTLENECKS))}.",
+    "batch_size": "Global batch size (split across replicas under a strategy).",
+    "epochs": "Epochs to train (raise it to extend a finished run).",
+    "steps_per_epoch": "Cap on steps per epoch (default: the whole train split).",
+    "subset_train": "Keep this many (seeded) training examples.",
+    "lr": "Adam learning rate of the auto-encoder and the discriminator.",
+    "beta1": "Adam beta_1.",
+    "beta2": "Adam beta_2.",
+    "probe_lr": "The linear probe's Adam learning rate (the original used --lr, 1e-4).",
+    "weight_decay": "Coupled L2 weight decay (as torch's Adam).",
+    "update_g_every": "Update the auto-encoder every N steps.",
+    "recon_loss": f"Reconstruction loss: {', '.join(RECON_LOSSES)}.",
+    "gan_loss": f"GAN loss: {', '.join(GAN_LOSSES)}.",
+    "seed": "Seed for weights, mixing and data order.",
+    "data_dir": "Where data sets are read from (TFDS data_dir, or IDX files).",
+    "attributes": "Comma-separated attributes as multi-hot labels (CelebA).",
+    "jit_compile": "Compile the train step with XLA.",
+    "precision": f"Compute precision: {', '.join(PRECISIONS)} (losses and the probe stay float32).",
+}
+FIELDS = tuple(f.name for f in dataclasses.fields(Config))
+_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
+           bool: flags.DEFINE_boolean}
+
+
+def define_config_flags(names=FIELDS, help_overrides=None):
+    """Defines `--<field>` for each Config field in `names`, with the Config's default."""
+    hints = typing.get_type_hints(Config)
+    defaults = Config()
+    for name in names:
+        kind = hints[name]
+        kind = next(a for a in typing.get_args(kind) if a is not type(None)) if typing.get_args(kind) else kind
+        _DEFINE[kind](name, getattr(defaults, name), (help_overrides or {}).get(name, HELP[name]))
+
+
+def config_values(names=FIELDS, only_given=False):
+    """{field: flag value} for `names` (only those given on the command line if `only_given`)."""
+    return {name: flags.FLAGS[name].value for name in names if not only_given or flags.FLAGS[name].present}
+
+
+def fail(program, message, code=2):
+    """Ends the program with one line on stderr (a user's mistake: no traceback)."""
+    print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
