@@ -17,21 +17,27 @@ HELP = {
     "model": f"Trainer: {', '.join(MODELS)}.",
     "mixer": f"Mixing function: {', '.join(MIXERS)} (none = AE+GAN baseline).",
     "k": "Examples per mix (>= 2 with a mixer).",
-    "lamb": "Reconstruction loss weight (the paper's lambda).",
+    "lamb": "Reconstruction loss weight (the paper's lambda; default 10, 1 on dSprites).",
     "beta": "Consistency loss weight (supplement 7.3).",
-    "cls": "Supervised class-mixer weight (Eq. 7); 0 = unsupervised.",
+    "cls": "Supervised class-mixer weight (Eq. 7; labels or --attributes as y); 0 = unsupervised.",
+    "mask_temperature": "Class mixer mask: unset = Bernoulli sample with a straight-through gradient; "
+                        "T > 0 = relaxed Bernoulli (binary Concrete) at temperature T.",
+    "kl_weight": "beta-VAE KL weight (--model=vae only; default 100 on dSprites, else 1).",
+    "arch": "Network preset (default: dsprites for dSprites, spiral for the spiral, else "
+            "acai<bottleneck>); see amr_tf.networks.PRESETS.",
     "bottleneck": f"Code size d_h: {', '.join(map(str, BOTTLENECKS))}.",
     "batch_size": "Global batch size (split across replicas under a strategy).",
     "epochs": "Epochs to train (raise it to extend a finished run).",
     "steps_per_epoch": "Cap on steps per epoch (default: the whole train split).",
     "subset_train": "Keep this many (seeded) training examples.",
     "lr": "Adam learning rate of the auto-encoder and the discriminator.",
-    "beta1": "Adam beta_1.",
+    "beta1": "Adam beta_1 (default 0.5; 0.9 for --model=vae).",
     "beta2": "Adam beta_2.",
     "probe_lr": "The linear probe's Adam learning rate (the original used --lr, 1e-4).",
     "weight_decay": "Coupled L2 weight decay (as torch's Adam).",
     "update_g_every": "Update the auto-encoder every N steps.",
-    "recon_loss": f"Reconstruction loss: {', '.join(RECON_LOSSES)}.",
+    "recon_loss": f"Reconstruction loss: {', '.join(RECON_LOSSES)} (default l1; bce_sum on dSprites "
+                  "and for --model=vae).",
     "gan_loss": f"GAN loss: {', '.join(GAN_LOSSES)}.",
     "seed": "Seed for weights, mixing and data order.",
     "data_dir": "Where data sets are read from (TFDS data_dir, or IDX files).",
@@ -47,11 +53,13 @@ _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFI
 def define_config_flags(names=FIELDS, help_overrides=None):
     """Defines `--<field>` for each Config field in `names`, with the Config's default."""
     hints = typing.get_type_hints(Config)
-    defaults = Config()
+    # The fields' own defaults, not Config()'s: an unset model/data-dependent default
+    # (None) must reach Config unset so that it is filled in for the chosen model and data.
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
     for name in names:
         kind = hints[name]
         kind = next(a for a in typing.get_args(kind) if a is not type(None)) if typing.get_args(kind) else kind
-        _DEFINE[kind](name, getattr(defaults, name), (help_overrides or {}).get(name, HELP[name]))
+        _DEFINE[kind](name, defaults[name], (help_overrides or {}).get(name, HELP[name]))
 
 
 def config_values(names=FIELDS, only_given=False):

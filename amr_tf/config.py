@@ -4,6 +4,12 @@ Defaults are those of the original PyTorch code (SPEC.md section 2): lamb 10, be
 batch 64, Adam 1e-4 / 0.5 / 0.99 with coupled L2 weight decay 1e-5, the generator updated
 every 5th step, L1 reconstruction, JS-GAN (bce) and a d_h = 32 bottleneck.
 
+A few defaults depend on the model and the data, as in the original's launch scripts
+(left unset, they are filled in when the Config is made, so config.json holds the values used):
+- dSprites (`dsprites`, `dsprites_procedural`): lamb 1 and bce_sum reconstruction (Table 4);
+- `model="vae"` (beta-VAE): bce_sum reconstruction, Adam beta1 0.9, kl_weight 100 on dSprites
+  (the paper's beta = 100) and 1 elsewhere.
+
 Example:
     >>> cfg = Config(dataset="digits", mixer="mixup", k=3)
     >>> Config.from_json(cfg.to_json()) == cfg
@@ -17,7 +23,9 @@ from typing import Optional
 from amr_tf.losses import GAN_LOSSES, RECON_LOSSES
 from amr_tf.mixers import MIXERS
 
-MODELS = ("amr",)
+MODELS = ("amr", "acai", "vae")
+DSPRITES = ("dsprites", "dsprites_procedural")
+ATTRIBUTE_DATASETS = ("celeba",)
 BOTTLENECKS = (32, 256, 1024)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -28,23 +36,34 @@ class Config:
 
     Attributes:
         dataset: data source name (see `amr_tf.data.SOURCES`).
-        model: trainer family; "amr" covers AE+GAN (mixer "none") and AMR.
+        model: trainer family: "amr" covers AE+GAN (mixer "none") and AMR, "acai" the ACAI
+            baseline (Berthelot et al. 2019, as the paper re-implemented it), "vae" beta-VAE.
         mixer: mixing function of `amr_tf.mixers` ("none" = the AE+GAN baseline, Eq. 2).
         k: number of examples mixed (Eq. 6); ignored when mixer is "none".
-        lamb: weight of the reconstruction loss (the paper's lambda).
+        lamb: weight of the reconstruction loss (the paper's lambda); None: 1 on dSprites, else 10.
         beta: weight of the consistency loss (supplement 7.3).
-        cls: weight of the supervised class-mixer loss (Eq. 7); 0 disables it.
-        bottleneck: d_h, the code size (32, 256 or 1024 -> acai32/256/1024).
+        cls: weight of the supervised class-mixer loss (Eq. 7); 0 disables it. The labels
+            (one-hot classes, or CelebA's `attributes`) are the attribute vectors y.
+        mask_temperature: None: the class mixer's Bernoulli mask is sampled and made
+            differentiable by the straight-through estimator; a number > 0: a relaxed
+            Bernoulli (binary Concrete) sample at this temperature instead.
+        kl_weight: the beta-VAE's KL weight (model "vae" only); None: 100 on dSprites, else 1.
+        arch: network preset (see `amr_tf.networks.PRESETS`); None chooses from the data:
+            "dsprites" for dSprites, "spiral" for the spiral, else acai<bottleneck>.
+        bottleneck: d_h, the code size (32, 256 or 1024 -> acai32/256/1024; the dsprites
+            and spiral presets have their own).
         batch_size: global batch size (split across replicas under a strategy).
         epochs: number of epochs to train.
         steps_per_epoch: cap on steps per epoch (None: one pass over the train split).
         subset_train: keep this many (seeded) training examples (None: all).
-        lr, beta1, beta2: Adam settings for the auto-encoder, discriminator and probe.
+        lr, beta1, beta2: Adam settings for the auto-encoder, discriminator and probe
+            (beta1 None: 0.9 for the VAE, else 0.5).
         probe_lr: the probe's Adam learning rate (None: lr, as the original, whose 1e-4
             is too slow to read a code on small data sets such as digits; see README).
         weight_decay: coupled L2 weight decay, added to the gradient as torch's Adam does.
         update_g_every: the auto-encoder (generator) is updated every this many steps.
-        recon_loss: "l1" (the code's default), "l2" (the paper's), "bce", "bce_sum".
+        recon_loss: "l1" (the code's default), "l2" (the paper's), "bce", "bce_sum";
+            None: bce_sum for dSprites and the VAE, else l1.
         gan_loss: "bce" (JS-GAN) or "mse" (LS-GAN as the original computed it).
         seed: seeds weights, mixing and data order; the data split itself is fixed.
         data_dir: where data sets are read from (passed to TFDS where it applies).
@@ -57,21 +76,24 @@ class Config:
     model: str = "amr"
     mixer: str = "mixup"
     k: int = 2
-    lamb: float = 10.0
+    lamb: Optional[float] = None
     beta: float = 0.0
     cls: float = 0.0
+    mask_temperature: Optional[float] = None
+    kl_weight: Optional[float] = None
+    arch: Optional[str] = None
     bottleneck: int = 32
     batch_size: int = 64
     epochs: int = 100
     steps_per_epoch: Optional[int] = None
     subset_train: Optional[int] = None
     lr: float = 1e-4
-    beta1: float = 0.5
+    beta1: Optional[float] = None
     beta2: float = 0.99
     probe_lr: Optional[float] = 1e-2
     weight_decay: float = 1e-5
     update_g_every: int = 5
-    recon_loss: str = "l1"
+    recon_loss: Optional[str] = None
     gan_loss: str = "bce"
     seed: int = 0
     data_dir: Optional[str] = None
@@ -80,6 +102,17 @@ class Config:
     precision: str = "float32"
 
     def __post_init__(self):
+        dsprites = self.dataset in DSPRITES
+        vae = self.model == "vae"
+        defaults = {
+            "lamb": 1.0 if dsprites else 10.0,
+            "recon_loss": "bce_sum" if dsprites or vae else "l1",
+            "beta1": 0.9 if vae else 0.5,
+            "kl_weight": (100.0 if dsprites else 1.0) if vae else None,
+        }
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)  # frozen: fill the unset defaults once
         self.validate()
 
     @property
@@ -89,8 +122,20 @@ class Config:
 
     @property
     def preset(self) -> str:
-        """Network preset name for the bottleneck (acai32 / acai256 / acai1024)."""
+        """Network preset name: `arch` if given, else chosen from the data set (dsprites,
+        spiral, or acai32 / acai256 / acai1024 from the bottleneck)."""
+        if self.arch:
+            return self.arch
+        if self.dataset in DSPRITES:
+            return "dsprites"
+        if self.dataset == "spiral":
+            return "spiral"
         return f"acai{self.bottleneck}"
+
+    @property
+    def mixes(self) -> bool:
+        """Whether training decodes unsupervised mixes (AMR with a mixer, ACAI)."""
+        return self.model != "vae" and self.mixer != "none"
 
     def validate(self):
         """Raises ValueError naming the first bad value and the allowed ones."""
@@ -113,10 +158,7 @@ class Config:
         for name in ("lamb", "beta", "cls", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {name}={getattr(self, name)}")
-        if self.cls > 0:
-            raise ValueError(
-                f"cls={self.cls}: the supervised class mixer (Eq. 7) is not implemented yet; use cls=0"
-            )
+        self._validate_model()
         for name in ("batch_size", "epochs", "update_g_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {name}={getattr(self, name)}")
@@ -132,6 +174,41 @@ class Config:
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {name}={getattr(self, name)}")
 
+    def _validate_model(self):
+        """Combinations of model, mixer and weights that mean nothing (one line each)."""
+        from amr_tf import networks  # late import: keeps `import amr_tf.config` light
+
+        if self.arch is not None:
+            _choice("arch", self.arch, tuple(networks.PRESETS))
+        if self.kl_weight is not None and self.model != "vae":
+            raise ValueError(f"kl_weight={self.kl_weight} applies to --model=vae only (model is '{self.model}')")
+        if self.model == "vae":
+            if self.kl_weight < 0:
+                raise ValueError(f"kl_weight must be >= 0, got kl_weight={self.kl_weight}")
+            for name in ("beta", "cls"):
+                if getattr(self, name) > 0:
+                    raise ValueError(f"{name}={getattr(self, name)} does not apply to --model=vae "
+                                     "(it decodes no mixes while training); use --model=amr")
+        if self.model == "acai":
+            if self.mixer == "none":
+                raise ValueError("--model=acai needs a mixer (its critic regresses the mixing "
+                                 "coefficient); use --mixer=mixup")
+            if self.k != 2:
+                raise ValueError(f"--model=acai mixes pairs (its critic regresses 2 min(a, 1 - a)); "
+                                 f"got k={self.k}, use --k=2")
+            if self.cls > 0:
+                raise ValueError(f"cls={self.cls}: the supervised class mixer is part of --model=amr only")
+        if self.mask_temperature is not None:
+            if not self.mask_temperature > 0:
+                raise ValueError(f"mask_temperature must be > 0 (or unset), got {self.mask_temperature}")
+            if self.cls == 0:
+                raise ValueError(f"mask_temperature={self.mask_temperature} applies to the supervised "
+                                 "class mixer only: set --cls > 0")
+        if self.attributes and self.dataset not in ATTRIBUTE_DATASETS:
+            raise ValueError(f"--attributes applies to data sets with attributes "
+                             f"({', '.join(ATTRIBUTE_DATASETS)}), not '{self.dataset}'; "
+                             "without it, --cls uses the class labels as one-hot attributes")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -145,8 +222,14 @@ class Config:
         return cls(**values)
 
     def run_name(self) -> str:
-        """The default run directory name: <dataset>_<mixer>_k<k>_lamb<lamb>_s<seed>."""
-        return f"{self.dataset}_{self.mixer}_k{self.effective_k}_lamb{self.lamb:g}_s{self.seed}"
+        """The default run directory name: <dataset>_<mixer>_k<k>_lamb<lamb>_s<seed> for AMR,
+        with the model's name after the data set for ACAI and the VAE (whose name carries
+        its KL weight), and cls<weight> before the seed for the supervised mixer."""
+        if self.model == "vae":
+            return f"{self.dataset}_vae_kl{self.kl_weight:g}_lamb{self.lamb:g}_s{self.seed}"
+        model = "" if self.model == "amr" else f"{self.model}_"
+        cls = f"_cls{self.cls:g}" if self.cls > 0 else ""
+        return f"{self.dataset}_{model}{self.mixer}_k{self.effective_k}_lamb{self.lamb:g}{cls}_s{self.seed}"
 
 
 def _choice(name, value, allowed):

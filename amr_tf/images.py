@@ -44,3 +44,34 @@ def save_png(path, picture, scale=2):
     mode_image.save(tmp, format="PNG")
     tmp.replace(path)
     return path
+
+
+BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # real data, decoded mixes (as the supplement's Fig. 12)
+
+
+def scatter(point_sets, colors=(BLUE, ORANGE), size=256, extent=1.25, dot=1):
+    """Rasterises sets of 2-D points onto one RGB picture (later sets drawn on top).
+
+    Args:
+        point_sets: sequence of arrays [N, 2] (x right, y up) in about [-extent, extent].
+        colors: one RGB triple per set.
+        size: picture width and height in pixels.
+        extent: half the side of the square shown.
+        dot: a point covers (2 * dot + 1)^2 pixels.
+
+    Returns:
+        uint8 array [size, size, 3] (points outside the square are dropped).
+    """
+    out = np.full((size, size, 3), 255, np.uint8)
+    mid = size // 2
+    out[mid, :], out[:, mid] = 225, 225  # faint axes
+    for points, color in zip(point_sets, colors):
+        p = np.asarray(points, np.float64).reshape(-1, 2)
+        cols = np.round((p[:, 0] + extent) / (2 * extent) * (size - 1)).astype(int)
+        rows = np.round((extent - p[:, 1]) / (2 * extent) * (size - 1)).astype(int)
+        for dr in range(-dot, dot + 1):
+            for dc in range(-dot, dot + 1):
+                r, c = rows + dr, cols + dc
+                keep = (r >= 0) & (r < size) & (c >= 0) & (c < size)
+                out[r[keep], c[keep]] = color
+    return out

@@ -110,6 +110,52 @@ def classifier_accuracy(labels, logits):
     return tf.cast(hit, tf.float32)
 
 
+def attribute_loss(attributes, logits):
+    """l_cls of Eq. 7: sigmoid cross-entropy per attribute, averaged over attributes.
+
+    The auxiliary classifier p(y|x) scores each binary attribute independently (CelebA's
+    attributes are not exclusive; one-hot classes are A attributes of which one is on).
+    Targets may be soft: y_mix = a y_1 + (1 - a) y_2 of Eq. 7.
+
+    Args:
+        attributes: targets in [0, 1], [B, A].
+        logits: [B, A].
+
+    Returns:
+        float32 tensor [B].
+    """
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.cast(attributes, tf.float32), logits=tf.cast(logits, tf.float32)), axis=-1)
+
+
+def attribute_accuracy(attributes, logits):
+    """1.0 where every attribute is right after thresholding both at 0.5, else 0.0; float32 [B].
+
+    (A target of exactly 0.5 counts as off.) For one-hot classes mixed with a > 0.5 this
+    asks the classifier to find the majority parent's class and nothing else.
+    """
+    target = tf.cast(attributes, tf.float32) > 0.5
+    predicted = tf.cast(logits, tf.float32) > 0.0
+    return tf.cast(tf.reduce_all(tf.equal(target, predicted), axis=-1), tf.float32)
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, 1)) per unit, averaged over the units, per example.
+
+    The closed form 0.5 (mu^2 + exp(logvar) - 1 - logvar) per unit. Averaged (not summed)
+    over the units as the original code did (`kl_divergence(...).mean()`), so its
+    --beta=100 on a 10-unit code is beta = 10 in the usual summed form.
+
+    Args:
+        mu, logvar: [B, ...] mean and log-variance of the posterior.
+
+    Returns:
+        float32 tensor [B].
+    """
+    mu, logvar = tf.cast(mu, tf.float32), tf.cast(logvar, tf.float32)
+    return _per_example(0.5 * (tf.square(mu) + tf.exp(logvar) - 1.0 - logvar), tf.reduce_mean)
+
+
 def average(per_example, global_batch_size=None):
     """Mean of per-example losses that is correct on every replica.
 

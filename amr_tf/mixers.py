@@ -240,3 +240,74 @@ def bernoulli_fixed(h_a, h_b, fraction, seed=0):
     taken = tf.round(fraction * features)
     mask = rank < (taken[:, None] if fraction.shape.rank == 1 else taken)
     return _blend(h_a, h_b, tf.cast(mask, tf.float32))
+
+
+# -- the supervised class mixer (section 2.2, Eq. 7) ----------------------------------------
+
+
+def bernoulli_mask(p, seed=None, temperature=None):
+    """A differentiable sample m ~ Bernoulli(p) for the class mixer (Eq. 7).
+
+    The paper samples a hard mask but does not say how gradients reach embed(y) through
+    it (the released code never contained this formulation). Two estimators:
+    - `temperature=None` (the default): straight-through (Bengio et al. 2013): the forward
+      value is the hard 0/1 sample, the backward pass treats dm/dp as 1. The decoder only
+      ever sees whole feature maps from one parent, as in Eq. 5, so the mixes the
+      discriminator judges are exactly the ones the figures show.
+    - `temperature=T > 0`: relaxed Bernoulli (binary Concrete, Maddison et al. 2017):
+      m = sigmoid((logit(p) + logit(u)) / T), u ~ U(0, 1): unbiased in the limit T -> 0 but
+      soft masks (blends of feature maps) during training.
+
+    Args:
+        p: Bernoulli parameters in [0, 1], float [B, F].
+        seed: None, an int, or a `keras.random.SeedGenerator`.
+        temperature: None (straight-through) or a float > 0.
+
+    Returns:
+        float32 [B, F]: 0/1 values (straight-through) or values in (0, 1) (relaxed).
+    """
+    p = tf.cast(p, tf.float32)
+    u = keras.random.uniform(tf.shape(p), dtype="float32", seed=seed)
+    if temperature is None:
+        hard = tf.cast(u < p, tf.float32)
+        return p + tf.stop_gradient(hard - p)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (or None for straight-through); got {temperature!r}.")
+    p = tf.clip_by_value(p, _EPS, 1.0 - _EPS)
+    u = tf.clip_by_value(u, _EPS, 1.0 - _EPS)
+    logits = tf.math.log(p) - tf.math.log1p(-p) + tf.math.log(u) - tf.math.log1p(-u)
+    return tf.sigmoid(logits / temperature)
+
+
+def class_mix(h_a, h_b, mask):
+    """Mix_sup's last step: m * h_a + (1 - m) * h_b with m [B, F] constant over the spatial axes.
+
+    Args:
+        h_a, h_b: codes [B, ..., F].
+        mask: [B, F] (a sample of `bernoulli_mask`, or p itself for `class_mix_fixed`).
+    """
+    h_a = tf.convert_to_tensor(h_a)
+    m = tf.cast(mask, h_a.dtype)
+    for _ in range(h_a.shape.rank - 2):
+        m = tf.expand_dims(m, 1)
+    return m * h_a + (1 - m) * tf.cast(h_b, h_a.dtype)
+
+
+def class_mix_fixed(h_a, h_b, attributes, class_mixer):
+    """Deterministic class-conditional mix for figures: Mix_sup(h_a, h_b, y) with the mask set
+    to its expectation p = embed(y) (so a figure does not depend on a random draw).
+
+    Args:
+        h_a, h_b: codes [B, ..., F] (or one code each, broadcast against B attribute rows).
+        attributes: attribute vectors y [B, A] in [0, 1] (e.g. y_mix = a y_1 + (1 - a) y_2).
+        class_mixer: the run's `amr_tf.networks.ClassMixer` (y -> p in [0, 1]^F).
+
+    Returns:
+        p * h_a + (1 - p) * h_b, [B, ..., F].
+    """
+    p = class_mixer(tf.convert_to_tensor(attributes, tf.float32), training=False)
+    h_a, h_b = tf.convert_to_tensor(h_a), tf.convert_to_tensor(h_b)
+    batch = tf.shape(p)[0]
+    h_a = tf.broadcast_to(h_a, tf.concat([[batch], tf.shape(h_a)[1:]], 0))
+    h_b = tf.broadcast_to(h_b, tf.shape(h_a))
+    return class_mix(h_a, h_b, p)

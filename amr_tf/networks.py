@@ -1,12 +1,20 @@
-"""The "acai" networks of SPEC.md section 1: encoder f, decoder g, discriminator D, probe.
+"""Networks of SPEC.md section 1: encoder f, decoder g, discriminator D, probe, class mixer.
 
-All four are Keras 3 subclassed models whose layers are created in `__init__` and
+Three families, chosen by preset name:
+- "acai32" / "acai256" / "acai1024": the conv networks of the original (SPEC 1), on square
+  images whose side is a power of two >= 16 (the code is always 4 x 4 x latent);
+- "dsprites": the "Burgess beta-VAE B" generator and its spectrally normalised critic (64x64);
+- "spiral": small MLPs for 2-D points (supplement Fig. 12).
+
+Every network is a Keras 3 subclassed model whose layers are created in `__init__` and
 built by `build(input_shape)` (or the first call), so `count_params()` works once
 `build_networks` returns. Layers follow the model's dtype policy (mixed precision
-ready); only the discriminator's logit is forced to float32.
+ready); the discriminator's logits, its class logits and the class mixer's output are
+float32.
 """
 
 import math
+import numbers
 import types
 from typing import NamedTuple
 
@@ -16,16 +24,39 @@ from keras import ops
 _SLOPE = 0.01  # PyTorch's LeakyReLU default, which the original code used.
 
 
-def _conv(filters, size, dtype, power_iterations=None):
+# Initialisers are made per layer: an unseeded Keras initialiser instance fixes its seed
+# when created, so a shared one would give every same-shaped kernel the same values.
+def _torch_init():
+    """torch's Linear/Conv kernel init: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in))."""
+    return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def _he_init():
+    """The Burgess networks' kaiming_init: kaiming_normal (gain sqrt 2, not truncated)."""
+    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+
+
+def _spectral(layer, dtype, power_iterations, name=None):
+    """`layer` wrapped in spectral normalisation (named `name`) when `power_iterations` is given."""
+    if power_iterations is None:
+        return layer
+    return keras.layers.SpectralNormalization(layer, power_iterations=power_iterations,
+                                              dtype=dtype, name=name)
+
+
+def _conv(filters, size, dtype, power_iterations=None, name=None):
     """A conv ('same' for 3x3); spectrally normalised when `power_iterations` is given."""
     conv = keras.layers.Conv2D(
         filters, size, padding="same" if size > 1 else "valid", dtype=dtype,
-        # Kernel: PyTorch's default kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)); bias: zeros.
-        kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
-        bias_initializer="zeros")
-    if power_iterations is None:
-        return conv
-    return keras.layers.SpectralNormalization(conv, power_iterations=power_iterations, dtype=dtype)
+        kernel_initializer=_torch_init(), bias_initializer="zeros", name=name)
+    return _spectral(conv, dtype, power_iterations, name)
+
+
+def _dense(units, dtype, power_iterations=None, activation=None, init=_torch_init, name=None):
+    """A dense layer with zero bias; spectrally normalised when `power_iterations` is given."""
+    dense = keras.layers.Dense(units, activation=activation, kernel_initializer=init(),
+                               bias_initializer="zeros", dtype=dtype, name=name)
+    return _spectral(dense, dtype, power_iterations, name)
 
 
 def _block(k, dtype, norm=True, power_iterations=None):
@@ -46,6 +77,19 @@ def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=Non
         stack.append(keras.layers.AveragePooling2D(2, dtype=dtype))
     stack += _block(depth << scales, dtype, norm, power_iterations)
     return stack + [_conv(latent, 3, dtype, power_iterations)]
+
+
+def _burgess_convs(filters, dtype, power_iterations=None):
+    """Four conv4x4 stride 2 + ReLU: 64 -> 32 -> 16 -> 8 -> 4 (Burgess et al. 2018)."""
+    stack = []
+    for _ in range(4):
+        # 'same' with stride 2 on an even size pads 1 before and 1 after: torch's padding=1.
+        conv = keras.layers.Conv2D(filters, 4, strides=2, padding="same", dtype=dtype,
+                                   kernel_initializer=_he_init(), bias_initializer="zeros")
+        stack += [_spectral(conv, dtype, power_iterations), keras.layers.ReLU(dtype=dtype)]
+    # Keras flattens NHWC and torch NCHW: the first dense sees its inputs in another
+    # order, which changes no parameter count and nothing a freshly initialised net can tell.
+    return stack + [keras.layers.Flatten(dtype=dtype)]
 
 
 class _Stack(keras.Model):
@@ -69,26 +113,96 @@ class _Stack(keras.Model):
         return x
 
 
+class _Coder(_Stack):
+    """An encoder: `body` ends in the code layer, which gives 2x the code's feature maps
+    (mu, then log-variance, on the last axis) when `variational`."""
+
+    @property
+    def variational(self):
+        """True if the encoder also predicts a log-variance (a VAE encoder)."""
+        return self._variational
+
+    def moments(self, x, training=False):
+        """The code's moments.
+
+        Args:
+            x: a batch of inputs.
+            training: passed to every layer.
+
+        Returns:
+            `(mu, logvar)`, each of the code's shape (in the compute dtype: bfloat16 under
+            mixed_bfloat16). A non-variational encoder returns `(h, None)`.
+        """
+        h = _Stack.call(self, x, training=training)
+        if not self._variational:
+            return h, None
+        mu, logvar = ops.split(h, 2, axis=-1)
+        return mu, logvar
+
+    def call(self, x, training=False):
+        """The code h = f(x); a variational encoder's mean mu."""
+        return self.moments(x, training=training)[0]
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(super().compute_output_shape(input_shape))
+        return shape[:-1] + (shape[-1] // 2,) if self._variational else shape
+
+
+class _Critic(_Stack):
+    """A discriminator: `body` ends in the layer that gives the real/fake logit map; `head`
+    (None unless n_attributes > 0) is parallel to that layer, on the same penultimate
+    features, and gives the auxiliary classifier's logits (AC-GAN, Odena et al. 2017)."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.head is not None:
+            shape = tuple(input_shape)
+            for layer in self.body[:-1]:
+                shape = layer.compute_output_shape(shape)
+            self.head.build(shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def call(self, x, training=False, with_classes=False):
+        for layer in self.body[:-1]:
+            x = layer(x, training=training)
+        # float32 before averaging: a bfloat16 mean over many terms loses digits.
+        out = ops.cast(self.body[-1](x, training=training), "float32")
+        logits = ops.mean(out, axis=tuple(range(1, len(out.shape))))
+        if not with_classes:
+            return logits
+        if self.head is None:
+            raise ValueError(f"{self.name} has no class head: build it with n_attributes > 0")
+        classes = ops.cast(self.head(x, training=training), "float32")
+        spatial = tuple(range(1, len(classes.shape) - 1))
+        return logits, ops.mean(classes, axis=spatial) if spatial else classes
+
+
 @keras.saving.register_keras_serializable(package="amr_tf")
-class Encoder(_Stack):
+class Encoder(_Coder):
     """Encoder h = f(x) (SPEC 1): [B, 32, 32, C] -> [B, 4, 4, latent].
 
     Args:
         latent: feature maps of the code (d_h = latent * 4 * 4 for 32x32 images).
         depth: filters of the first scale; scale s has `depth << s`.
         scales: number of average-pooling halvings.
+        variational: the last conv gives 2 * latent maps, mu and log-variance (see `moments`);
+            `call` returns mu.
         **kwargs: `keras.Model` arguments (name, dtype, ...).
     """
 
-    def __init__(self, latent, depth=16, scales=3, **kwargs):
+    def __init__(self, latent, depth=16, scales=3, variational=False, **kwargs):
         kwargs.setdefault("name", "encoder")
         super().__init__(**kwargs)
         self.latent, self.depth, self.scales = latent, depth, scales
-        self.body = _encoder_stack(latent, depth, scales, self.dtype_policy)
+        self._variational = bool(variational)
+        self.body = _encoder_stack(latent * (2 if variational else 1), depth, scales,
+                                   self.dtype_policy)
 
     def get_config(self):
-        return {**super().get_config(),
-                "latent": self.latent, "depth": self.depth, "scales": self.scales}
+        return {**super().get_config(), "latent": self.latent, "depth": self.depth,
+                "scales": self.scales, "variational": self.variational}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -119,7 +233,7 @@ class Decoder(_Stack):
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
-class Discriminator(_Stack):
+class Discriminator(_Critic):
     """Discriminator D(x) (SPEC 1): the encoder's stack without instance norm, every conv
     spectrally normalised (Miyato et al. 2018), the final latent map averaged to one logit.
 
@@ -128,32 +242,227 @@ class Discriminator(_Stack):
         depth: filters of the first scale.
         scales: number of average-pooling halvings.
         power_iterations: power-iteration steps per training call of each spectral norm.
+        n_attributes: outputs of the auxiliary classifier head, a spectrally normalised
+            conv3x3 parallel to the final conv (on the same features), averaged over H, W;
+            0: no head.
         **kwargs: `keras.Model` arguments (name, dtype, ...).
 
-    Returns (from `call(x, training=False)`):
-        float32 logits of shape [B]. `training=True` advances the power iteration and
-        overwrites each kernel with kernel / sigma (Keras' SpectralNormalization);
-        `training=False` changes nothing.
+    Returns (from `call(x, training=False, with_classes=False)`):
+        float32 logits of shape [B]; with `with_classes=True`, `(logits, class_logits)`
+        with float32 class logits [B, n_attributes]. `training=True` advances the power
+        iteration and overwrites each kernel with kernel / sigma (Keras'
+        SpectralNormalization); `training=False` changes nothing.
     """
 
-    def __init__(self, latent, depth=16, scales=3, power_iterations=1, **kwargs):
+    def __init__(self, latent, depth=16, scales=3, power_iterations=1, n_attributes=0, **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
         self.latent, self.depth, self.scales = latent, depth, scales
-        self.power_iterations = power_iterations
+        self.power_iterations, self.n_attributes = power_iterations, n_attributes
         self.body = _encoder_stack(latent, depth, scales, self.dtype_policy, norm=False,
                                    power_iterations=power_iterations)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0],)
-
-    def call(self, x, training=False):
-        logits = ops.mean(super().call(x, training=training), axis=(1, 2, 3))
-        return ops.cast(logits, "float32")
+        self.head = (_conv(n_attributes, 3, self.dtype_policy, power_iterations, "class_head")
+                     if n_attributes else None)
 
     def get_config(self):
         return {**super().get_config(), "latent": self.latent, "depth": self.depth,
-                "scales": self.scales, "power_iterations": self.power_iterations}
+                "scales": self.scales, "power_iterations": self.power_iterations,
+                "n_attributes": self.n_attributes}
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class BurgessEncoder(_Coder):
+    """dSprites encoder ("Burgess beta-VAE B", Burgess et al. 2018): [B, 64, 64, C] -> [B, z].
+
+    conv4x4 stride 2 (C -> filters, then filters -> filters) x4, each + ReLU; flatten
+    (4 * 4 * filters = 512); Dense(hidden) + ReLU x2; Dense(z), or Dense(2z) when variational.
+
+    Args:
+        z: code size.
+        filters: channels of every conv.
+        hidden: units of the two hidden dense layers.
+        variational: the last layer gives mu and log-variance (see `moments`); `call` returns mu.
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+    """
+
+    def __init__(self, z=10, filters=32, hidden=256, variational=False, **kwargs):
+        kwargs.setdefault("name", "encoder")
+        super().__init__(**kwargs)
+        self.z, self.filters, self.hidden = z, filters, hidden
+        self._variational = bool(variational)
+        dtype = self.dtype_policy
+        self.body = _burgess_convs(filters, dtype) + [
+            _dense(hidden, dtype, activation="relu", init=_he_init),
+            _dense(hidden, dtype, activation="relu", init=_he_init),
+            _dense(z * (2 if variational else 1), dtype, init=_he_init)]
+
+    def get_config(self):
+        return {**super().get_config(), "z": self.z, "filters": self.filters,
+                "hidden": self.hidden, "variational": self.variational}
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class BurgessDecoder(_Stack):
+    """dSprites decoder ("Burgess beta-VAE B"): [B, z] -> [B, 64, 64, channels] in (-1, 1).
+
+    Dense(hidden) + ReLU x2, Dense(4 * 4 * filters) + ReLU, reshape 4x4xfilters, then
+    Conv2DTranspose 4x4 stride 2 'same' (= torch's padding=1): filters x3 with ReLU,
+    then channels, and tanh.
+
+    Args:
+        channels: image channels C.
+        filters: channels of the transposed convs.
+        hidden: units of the two hidden dense layers.
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+    """
+
+    def __init__(self, channels=1, filters=32, hidden=256, **kwargs):
+        kwargs.setdefault("name", "decoder")
+        super().__init__(**kwargs)
+        self.channels, self.filters, self.hidden = channels, filters, hidden
+        dtype = self.dtype_policy
+        self.body = [_dense(hidden, dtype, activation="relu", init=_he_init),
+                     _dense(hidden, dtype, activation="relu", init=_he_init),
+                     _dense(16 * filters, dtype, activation="relu", init=_he_init),
+                     keras.layers.Reshape((4, 4, filters), dtype=dtype)]
+        for i, out in enumerate([filters] * 3 + [channels]):
+            # The original leaves ConvTranspose2d at torch's default init (its kaiming_init
+            # skips it): U(+-1/sqrt(fan_in)) for kernel and bias, fan_in = out * 4 * 4 in
+            # torch, and Keras' fan_in of a (4, 4, out, in) kernel is the same.
+            bound = 1 / math.sqrt(16 * out)
+            self.body.append(keras.layers.Conv2DTranspose(
+                out, 4, strides=2, padding="same", dtype=dtype, kernel_initializer=_torch_init(),
+                bias_initializer=keras.initializers.RandomUniform(-bound, bound)))
+            self.body.append(keras.layers.ReLU(dtype=dtype) if i < 3
+                             else keras.layers.Activation("tanh", dtype=dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "filters": self.filters,
+                "hidden": self.hidden}
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class BurgessDiscriminator(_Critic):
+    """dSprites discriminator (the original's konny `Discriminator`): spectrally normalised
+    conv4x4 stride 2 x4 + ReLU, flatten, SN Dense(hidden) + ReLU x2, SN Dense(1) -> logits.
+
+    The original ends in a sigmoid; this returns the logits (the losses take logits).
+
+    Args:
+        filters: channels of every conv (the original's ndf).
+        hidden: units of the two hidden dense layers.
+        power_iterations: power-iteration steps per training call of each spectral norm.
+        n_attributes: outputs of the auxiliary classifier head, a spectrally normalised
+            Dense parallel to the final Dense(1); 0: no head.
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+
+    Returns (from `call(x, training=False, with_classes=False)`):
+        float32 logits [B]; with `with_classes=True`, `(logits, class_logits [B, n_attributes])`.
+    """
+
+    def __init__(self, filters=32, hidden=256, power_iterations=1, n_attributes=0, **kwargs):
+        kwargs.setdefault("name", "discriminator")
+        super().__init__(**kwargs)
+        self.filters, self.hidden = filters, hidden
+        self.power_iterations, self.n_attributes = power_iterations, n_attributes
+        dtype, n = self.dtype_policy, power_iterations
+        self.body = _burgess_convs(filters, dtype, n) + [
+            _dense(hidden, dtype, n, activation="relu", init=_he_init),
+            _dense(hidden, dtype, n, activation="relu", init=_he_init),
+            _dense(1, dtype, n, init=_he_init)]
+        self.head = (_dense(n_attributes, dtype, n, init=_he_init, name="class_head")
+                     if n_attributes else None)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "hidden": self.hidden,
+                "power_iterations": self.power_iterations, "n_attributes": self.n_attributes}
+
+
+def _mlp(hidden, n_layers, dtype, power_iterations=None):
+    """`n_layers` x (Dense(hidden) + LeakyReLU(0.2))."""
+    stack = []
+    for _ in range(n_layers):
+        stack += [_dense(hidden, dtype, power_iterations),
+                  keras.layers.LeakyReLU(negative_slope=0.2, dtype=dtype)]
+    return stack
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class MLPEncoder(_Coder):
+    """Encoder of points: [B, D] -> [B, z]; `n_layers` x (Dense(hidden) + LeakyReLU(0.2)), Dense(z).
+
+    Args:
+        z: code size.
+        hidden: units of each hidden layer.
+        n_layers: number of hidden layers (`layers` is taken by keras.Model).
+        variational: the last layer gives mu and log-variance (see `moments`); `call` returns mu.
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+    """
+
+    def __init__(self, z=2, hidden=128, n_layers=2, variational=False, **kwargs):
+        kwargs.setdefault("name", "encoder")
+        super().__init__(**kwargs)
+        self.z, self.hidden, self.n_layers = z, hidden, n_layers
+        self._variational = bool(variational)
+        self.body = _mlp(hidden, n_layers, self.dtype_policy) + [
+            _dense(z * (2 if variational else 1), self.dtype_policy)]
+
+    def get_config(self):
+        return {**super().get_config(), "z": self.z, "hidden": self.hidden,
+                "n_layers": self.n_layers, "variational": self.variational}
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class MLPDecoder(_Stack):
+    """Decoder of points: [B, z] -> [B, dims]; `n_layers` x (Dense(hidden) + LeakyReLU(0.2)),
+    then a linear Dense(dims).
+
+    Args:
+        dims: dimension D of the points.
+        hidden: units of each hidden layer.
+        n_layers: number of hidden layers (`layers` is taken by keras.Model).
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+    """
+
+    def __init__(self, dims=2, hidden=128, n_layers=2, **kwargs):
+        kwargs.setdefault("name", "decoder")
+        super().__init__(**kwargs)
+        self.dims, self.hidden, self.n_layers = dims, hidden, n_layers
+        self.body = _mlp(hidden, n_layers, self.dtype_policy) + [_dense(dims, self.dtype_policy)]
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims, "hidden": self.hidden,
+                "n_layers": self.n_layers}
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class MLPDiscriminator(_Critic):
+    """Discriminator of points: `n_layers` x (SN Dense(hidden) + LeakyReLU(0.2)), SN Dense(1).
+
+    Args:
+        hidden: units of each hidden layer.
+        n_layers: number of hidden layers (`layers` is taken by keras.Model).
+        power_iterations: power-iteration steps per training call of each spectral norm.
+        n_attributes: outputs of the auxiliary classifier head, a spectrally normalised
+            Dense parallel to the final Dense(1); 0: no head.
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+
+    Returns (from `call(x, training=False, with_classes=False)`):
+        float32 logits [B]; with `with_classes=True`, `(logits, class_logits [B, n_attributes])`.
+    """
+
+    def __init__(self, hidden=128, n_layers=2, power_iterations=1, n_attributes=0, **kwargs):
+        kwargs.setdefault("name", "discriminator")
+        super().__init__(**kwargs)
+        self.hidden, self.n_layers = hidden, n_layers
+        self.power_iterations, self.n_attributes = power_iterations, n_attributes
+        dtype, n = self.dtype_policy, power_iterations
+        self.body = _mlp(hidden, n_layers, dtype, n) + [_dense(1, dtype, n)]
+        self.head = _dense(n_attributes, dtype, n, name="class_head") if n_attributes else None
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden, "n_layers": self.n_layers,
+                "power_iterations": self.power_iterations, "n_attributes": self.n_attributes}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -169,17 +478,63 @@ class Probe(_Stack):
         kwargs.setdefault("name", "probe")
         super().__init__(**kwargs)
         self.n_classes = n_classes
-        init = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
         self.body = [keras.layers.Flatten(dtype=self.dtype_policy),
-                     keras.layers.Dense(n_classes, kernel_initializer=init,
-                                        bias_initializer="zeros", dtype=self.dtype_policy)]
+                     _dense(n_classes, self.dtype_policy)]
 
     def get_config(self):
         return {**super().get_config(), "n_classes": self.n_classes}
 
 
+@keras.saving.register_keras_serializable(package="amr_tf")
+class ClassMixer(_Stack):
+    """embed(y) of the supervised mixer (section 2.2, Eq. 7): attributes -> the probability
+    that each feature map of the code comes from the first source.
+
+    Dense(hidden) + ReLU x2, Dense(feature_maps), sigmoid (computed in float32).
+
+    Args:
+        n_attributes: size A of the attribute vector y (floats in [0, 1], e.g. a mix of two).
+        feature_maps: F, the last axis of the code (latent for acai, z for flat codes).
+        hidden: units of the two hidden layers.
+        **kwargs: `keras.Model` arguments (name, dtype, ...).
+
+    Returns (from `call(y)`):
+        p, float32 [B, feature_maps] in (0, 1).
+    """
+
+    def __init__(self, n_attributes, feature_maps, hidden=64, **kwargs):
+        kwargs.setdefault("name", "class_mixer")
+        super().__init__(**kwargs)
+        self.n_attributes, self.feature_maps, self.hidden = n_attributes, feature_maps, hidden
+        dtype = self.dtype_policy
+        self.body = [_dense(hidden, dtype, activation="relu"),
+                     _dense(hidden, dtype, activation="relu"),
+                     _dense(feature_maps, dtype)]
+
+    def call(self, y, training=False):
+        return ops.sigmoid(ops.cast(super().call(y, training=training), "float32"))
+
+    def get_config(self):
+        return {**super().get_config(), "n_attributes": self.n_attributes,
+                "feature_maps": self.feature_maps, "hidden": self.hidden}
+
+
+def _shape_text(shape):
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 class Preset(NamedTuple):
-    """Architecture of one member of the acai family (SPEC 1)."""
+    """The acai family (SPEC 1): conv networks for square images, code 4 x 4 x latent.
+
+    Every preset offers `mismatch(input_shape)` (None, or why the shape does not fit) and
+    `encoder/decoder/discriminator(input_shape, dtype, ...)` returning unbuilt models.
+
+    Args:
+        latent: feature maps of the code.
+        depth: filters of the first scale.
+        scales: poolings for 32x32 images; an image of side 2^n (n >= 4) gets
+            scales + n - 5, so every such image has the same code shape.
+    """
 
     latent: int
     depth: int = 16
@@ -187,29 +542,139 @@ class Preset(NamedTuple):
 
     @property
     def bottleneck(self):
-        """d_h = latent * 4 * 4 for 32x32 images."""
+        """d_h = latent * 4 * 4 (the code size for 32x32, and for any side 2^n >= 16)."""
         return self.latent * (32 >> self.scales) ** 2
+
+    def scales_for(self, image_shape):
+        """Poolings for `image_shape`: one more per doubling of a power-of-two side."""
+        h, w = image_shape[:2]
+        if h == w and h >= 1 and h & (h - 1) == 0:
+            # Below 16 the padding quirk breaks this (8: 10 -> 5); `mismatch` says so.
+            return max(0, self.scales + int(math.log2(h)) - 5)
+        return self.scales
+
+    def mismatch(self, image_shape):
+        """None if the preset takes inputs of `image_shape`, else the reason (a phrase)."""
+        if len(image_shape) != 3:
+            return "it takes images (H, W, C)"
+        # Shape arithmetic, not models: making layers would draw from the seeded Python RNG.
+        scales = self.scales_for(image_shape)
+        code = tuple((n + 2) >> scales for n in image_shape[:2])  # pad 1, then floor halvings
+        decoded = tuple(n << scales for n in code)
+        if decoded != tuple(image_shape[:2]):
+            # 8x8 cannot work: the padding quirk gives 10 -> 5, which decodes to 10.
+            return (f"its code {code + (self.latent,)} decodes to "
+                    f"{decoded + tuple(image_shape[2:])}; use square images whose side is "
+                    "a power of two >= 16 (32x32 as in the paper)")
+        return None
+
+    def encoder(self, image_shape, dtype=None, variational=False):
+        """An unbuilt encoder for inputs of `image_shape` (likewise `decoder`, `discriminator`)."""
+        return Encoder(self.latent, self.depth, self.scales_for(image_shape),
+                       variational=variational, dtype=dtype)
+
+    def decoder(self, image_shape, dtype=None):
+        return Decoder(image_shape[-1], self.depth, self.scales_for(image_shape), dtype=dtype)
+
+    def discriminator(self, image_shape, dtype=None, n_attributes=0):
+        return Discriminator(self.latent, self.depth, self.scales_for(image_shape),
+                             n_attributes=n_attributes, dtype=dtype)
+
+
+class BurgessPreset(NamedTuple):
+    """The dSprites networks (SPEC 1, "Burgess beta-VAE B"): 64x64xC images, flat code (z,).
+
+    Args:
+        z: code size (10 in the paper).
+        filters: channels of every conv (32).
+        hidden: units of the hidden dense layers (256).
+    """
+
+    z: int = 10
+    filters: int = 32
+    hidden: int = 256
+
+    def mismatch(self, image_shape):
+        if len(image_shape) != 3 or tuple(image_shape[:2]) != (64, 64):
+            return "it takes 64x64 images (64, 64, C)"
+        return None
+
+    def encoder(self, image_shape, dtype=None, variational=False):
+        return BurgessEncoder(self.z, self.filters, self.hidden, variational=variational,
+                              dtype=dtype)
+
+    def decoder(self, image_shape, dtype=None):
+        return BurgessDecoder(image_shape[-1], self.filters, self.hidden, dtype=dtype)
+
+    def discriminator(self, image_shape, dtype=None, n_attributes=0):
+        return BurgessDiscriminator(self.filters, self.hidden, n_attributes=n_attributes,
+                                    dtype=dtype)
+
+
+class MLPPreset(NamedTuple):
+    """MLPs for points of shape (D,), e.g. the 2-D spiral (supplement 7.3, Fig. 12).
+
+    The paper does not give this architecture (our choice): 2 hidden layers of 128 units
+    (LeakyReLU 0.2) in f, g and D are small yet enough capacity for a 1-D manifold in
+    the plane (about 17k weights each for D = 2); z = 2 keeps the code as wide as the data
+    and plottable, so the figure shows where decoded mixes land rather than what a
+    narrower code loses.
+
+    Args:
+        z: code size.
+        hidden: units of each hidden layer (LeakyReLU 0.2).
+        n_layers: hidden layers of each network.
+    """
+
+    z: int = 2
+    hidden: int = 128
+    n_layers: int = 2
+
+    def mismatch(self, input_shape):
+        if len(input_shape) != 1:
+            return "it takes points of shape (D,), e.g. (2,) for the spiral"
+        return None
+
+    def encoder(self, input_shape, dtype=None, variational=False):
+        return MLPEncoder(self.z, self.hidden, self.n_layers, variational=variational, dtype=dtype)
+
+    def decoder(self, input_shape, dtype=None):
+        return MLPDecoder(input_shape[-1], self.hidden, self.n_layers, dtype=dtype)
+
+    def discriminator(self, input_shape, dtype=None, n_attributes=0):
+        return MLPDiscriminator(self.hidden, self.n_layers, n_attributes=n_attributes, dtype=dtype)
 
 
 _PRESETS = {}
 PRESETS = types.MappingProxyType(_PRESETS)  # read-only view; add with register_preset
+_PRESET_METHODS = ("mismatch", "encoder", "decoder", "discriminator")
 
 
 def register_preset(name, preset):
-    """Adds `preset` under `name`; a name can be registered only once (ValueError)."""
+    """Adds `preset` under `name`; a name can be registered only once (ValueError).
+
+    A preset is any object with the methods of `Preset`: `mismatch(input_shape)`,
+    `encoder(input_shape, dtype, variational)`, `decoder(input_shape, dtype)` and
+    `discriminator(input_shape, dtype, n_attributes)` (TypeError otherwise).
+    """
     if name in _PRESETS:
         raise ValueError(f"Network preset {name!r} is already registered; "
                          f"registered: {sorted(_PRESETS)}")
+    missing = [m for m in _PRESET_METHODS if not callable(getattr(preset, m, None))]
+    if missing:
+        raise TypeError(f"Network preset {name!r} lacks the methods {missing}")
     _PRESETS[name] = preset
 
 
 register_preset("acai32", Preset(latent=2))
 register_preset("acai256", Preset(latent=16))
 register_preset("acai1024", Preset(latent=64))
+register_preset("dsprites", BurgessPreset())
+register_preset("spiral", MLPPreset())
 
 
 def get_preset(name):
-    """Returns the `Preset` called `name`; ValueError naming the choices if unknown."""
+    """Returns the preset called `name`; ValueError naming the choices if unknown."""
     if name not in _PRESETS:
         raise ValueError(f"Unknown network preset {name!r}; choose one of {sorted(_PRESETS)}")
     return _PRESETS[name]
@@ -223,54 +688,75 @@ def preset_for_bottleneck(bottleneck):
     return names[bottleneck]
 
 
-class Networks(NamedTuple):
-    """The four built networks of one run."""
+def _checked(name, input_shape):
+    """(preset `name`, shape), after checking that it takes `input_shape` (one-line ValueError)."""
+    p = get_preset(name)
+    shape = tuple(input_shape)
+    reason = p.mismatch(shape)
+    if reason:
+        raise ValueError(f"Preset {name!r} cannot take inputs of shape {_shape_text(shape)}: "
+                         f"{reason}")
+    return p, shape
 
-    encoder: Encoder
-    decoder: Decoder
-    discriminator: Discriminator
+
+class Networks(NamedTuple):
+    """The built networks of one run; `class_mixer` only with n_attributes > 0."""
+
+    encoder: keras.Model
+    decoder: keras.Model
+    discriminator: keras.Model
     probe: Probe
+    class_mixer: ClassMixer = None
 
 
 def code_shape(preset, image_shape):
-    """Shape of f(x) without the batch axis: (4, 4, latent) for 32x32 images."""
-    p = get_preset(preset)
-    encoder = Encoder(p.latent, p.depth, p.scales)
-    return tuple(encoder.compute_output_shape((None, *image_shape))[1:])
+    """Shape of f(x) without the batch axis: (4, 4, latent) for acai, (z,) for dsprites/spiral.
+
+    Its last axis is F, the number of feature maps that mixers and `ClassMixer` act on.
+    """
+    p, shape = _checked(preset, image_shape)
+    return tuple(p.encoder(shape).compute_output_shape((None, *shape))[1:])
 
 
-def build_networks(preset, image_shape, n_classes, dtype=None):
-    """Builds f, g, D and the probe of `preset` for images of shape (H, W, C).
+def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=False,
+                   n_attributes=0):
+    """Builds f, g, D, the probe (and the class mixer) of `preset` for inputs of `image_shape`.
 
     Args:
         preset: a name in `PRESETS`.
-        image_shape: (H, W, C); the decoder must map the code back to it (32x32 does).
+        image_shape: (H, W, C) for images (acai: square, side a power of two >= 16;
+            dsprites: 64x64), (D,) for the spiral's points.
         n_classes: number of probe classes.
-        dtype: dtype policy of f, g and D (e.g. "mixed_bfloat16"); None: the global policy.
-            The probe stays float32: it is a measuring instrument.
+        dtype: dtype policy of f, g, D and the class mixer (e.g. "mixed_bfloat16"); None: the
+            global policy. The probe stays float32: it is a measuring instrument.
+        variational: the encoder predicts (mu, logvar) (`encoder.moments`); `encoder(x)`
+            and the decoder's input keep the code's shape.
+        n_attributes: A > 0 gives D an auxiliary classifier head (`with_classes=True`) and
+            builds `ClassMixer(A, F)` with F = `code_shape(...)[-1]`.
 
     Returns:
-        `Networks(encoder, decoder, discriminator, probe)`, all built.
+        `Networks(encoder, decoder, discriminator, probe, class_mixer)`, all built;
+        `class_mixer` is None when n_attributes == 0.
     """
-    p = get_preset(preset)
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}")
-    images = (None, *image_shape)
-    encoder = Encoder(p.latent, p.depth, p.scales, dtype=dtype)
-    decoder = Decoder(image_shape[-1], p.depth, p.scales, dtype=dtype)
-    codes = encoder.compute_output_shape(images)
-    decoded = decoder.compute_output_shape(codes)
-    if tuple(decoded) != images:
-        raise ValueError(f"Preset {preset!r} cannot reconstruct images of shape "
-                         f"{tuple(image_shape)}: its code {codes[1:]} decodes to {decoded[1:]}; "
-                         "use 32x32 images")
-    discriminator = Discriminator(p.latent, p.depth, p.scales, dtype=dtype)
+    if (isinstance(n_attributes, bool) or not isinstance(n_attributes, numbers.Integral)
+            or n_attributes < 0):
+        raise ValueError(f"n_attributes must be an integer >= 0, got {n_attributes!r}")
+    p, shape = _checked(preset, image_shape)
+    inputs = (None, *shape)
+    encoder = p.encoder(shape, dtype, variational=variational)
+    decoder = p.decoder(shape, dtype)
+    discriminator = p.discriminator(shape, dtype, n_attributes=int(n_attributes))
     probe = Probe(n_classes, dtype="float32")
-    encoder.build(images)
+    codes = encoder.compute_output_shape(inputs)
+    encoder.build(inputs)
     decoder.build(codes)
-    discriminator.build(images)
+    discriminator.build(inputs)
     probe.build(codes)
-    return Networks(encoder, decoder, discriminator, probe)
+    class_mixer = None
+    if n_attributes:
+        class_mixer = ClassMixer(int(n_attributes), codes[-1], dtype=dtype)
+        class_mixer.build((None, n_attributes))
+    return Networks(encoder, decoder, discriminator, probe, class_mixer)
 
 
 def count_trainable(model):

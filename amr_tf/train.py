@@ -1,4 +1,5 @@
-"""Train AE+GAN or AMR: `python -m amr_tf.train --dataset=digits --mixer=mixup --k=3`.
+"""Train AE+GAN, AMR, supervised AMR (--cls), ACAI (--model=acai) or beta-VAE (--model=vae):
+`python -m amr_tf.train --dataset=digits --mixer=mixup --k=3`.
 
 Re-running the same command resumes from the run directory's newest checkpoint;
 `--run_dir=RUN` continues an existing run from its own config.json (add --epochs=N to extend it).

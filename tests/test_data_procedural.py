@@ -95,13 +95,12 @@ def test_lines():
     assert len(np.unique(y.argmax(1))) == 10
 
 
-def test_spiral_is_points_and_not_yet_trainable():
+def test_spiral_is_points_and_trainable():
     info = data.info("spiral")
     assert info.image_shape == (2,) and info.n_classes == 2
     x, y = next(iter(data.load("spiral", "valid", tiny_config(dataset="spiral", batch_size=100))))
     assert x.shape == (100, 2) and y.shape == (100, 2)
     radius = np.linalg.norm(x.numpy(), axis=1)
     assert radius.max() < 1.2 and radius.min() < 0.2
-    with pytest.raises(ValueError, match="'spiral'.*not implemented.*fashion_mnist"):
-        data.steps_per_epoch("spiral", tiny_config(dataset="spiral"))
+    assert data.steps_per_epoch("spiral", tiny_config(dataset="spiral", batch_size=64, steps_per_epoch=None)) == 10000 // 64
     assert spiral.POINT_SOURCES == ("spiral",)

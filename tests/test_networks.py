@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from amr_tf import networks  # noqa: E402
 
@@ -194,7 +195,11 @@ def test_config_round_trip(cls, args, shape):
 
 
 def test_default_names(acai32):
-    assert [m.name for m in acai32] == ["encoder", "decoder", "discriminator", "probe"]
+    assert [m.name for m in acai32[:4]] == ["encoder", "decoder", "discriminator", "probe"]
+    assert acai32.class_mixer is None  # only with n_attributes > 0
+    with_mixer = networks.build_networks("spiral", (2,), 3, n_attributes=2)
+    assert [m.name for m in with_mixer] == [
+        "encoder", "decoder", "discriminator", "probe", "class_mixer"]
 
 
 def test_mixed_precision_keeps_the_logit_float32():
@@ -222,3 +227,226 @@ def test_presets_and_bottlenecks():
         networks.PRESETS["mine"] = networks.Preset(latent=1)
     with pytest.raises(ValueError, match=r"\(28, 28, 1\)"):
         networks.build_networks("acai32", (28, 28, 1), 10)
+
+
+# ---- variational encoders, class heads, the class mixer, the dsprites and spiral presets ----
+
+def _inputs(shape, n=2, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (n, *shape)).astype("float32")
+
+
+@pytest.mark.parametrize("preset,shape,code", [
+    ("acai32", (32, 32, 3), (4, 4, 2)),
+    ("acai32", (64, 64, 3), (4, 4, 2)),  # CelebA: 66 -> 33 -> 16 -> 8 -> 4, four scales
+    ("acai256", (16, 16, 1), (4, 4, 16)),
+    ("dsprites", (64, 64, 1), (10,)),
+    ("spiral", (2,), (2,)),
+])
+def test_shapes_of_every_preset(preset, shape, code):
+    nets = networks.build_networks(preset, shape, n_classes=5)
+    assert networks.code_shape(preset, shape) == code
+    x = _inputs(shape)
+    h = nets.encoder(x)
+    assert tuple(h.shape) == (2, *code)
+    assert tuple(nets.decoder(h).shape) == (2, *shape)
+    logits = nets.discriminator(x)
+    assert tuple(logits.shape) == (2,) and logits.dtype == "float32"
+    assert tuple(nets.probe(h).shape) == (2, 5)
+    assert not nets.encoder.variational
+    mu, logvar = nets.encoder.moments(x)
+    assert logvar is None
+    np.testing.assert_array_equal(mu, h)
+
+
+def test_acai_on_64x64_adds_one_scale_per_doubling():
+    nets = networks.build_networks("acai32", (64, 64, 3), n_classes=10)
+    assert nets.encoder.scales == nets.decoder.scales == nets.discriminator.scales == 4
+    assert networks.get_preset("acai32").scales == 3 and networks.PRESETS["acai32"].bottleneck == 32
+    assert len(_of_type(nets.decoder, keras.layers.UpSampling2D)) == 4
+
+
+@pytest.mark.parametrize("preset,shape", [
+    ("acai32", (32, 32, 1)), ("dsprites", (64, 64, 1)), ("spiral", (2,))])
+def test_variational_encoder(preset, shape):
+    nets = networks.build_networks(preset, shape, n_classes=3, variational=True)
+    plain = networks.code_shape(preset, shape)
+    encoder = nets.encoder
+    assert encoder.variational and encoder.get_config()["variational"] is True
+    with pytest.raises(AttributeError):
+        encoder.variational = False  # read-only
+    x = _inputs(shape)
+    raw = x
+    for layer in encoder.body:
+        raw = layer(raw)
+    assert tuple(raw.shape) == (2, *plain[:-1], 2 * plain[-1])  # mu and log-variance
+    mu, logvar = encoder.moments(x)
+    assert tuple(mu.shape) == tuple(logvar.shape) == (2, *plain)
+    np.testing.assert_allclose(encoder(x), raw[..., :plain[-1]], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(mu, raw[..., :plain[-1]], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(logvar, raw[..., plain[-1]:], rtol=1e-6, atol=1e-6)
+    assert tuple(nets.decoder(mu).shape) == (2, *shape)  # the decoder takes mu-shaped codes
+
+
+def test_variational_encoder_parameters():
+    plain = networks.build_networks("acai32", (32, 32, 1), 10).encoder
+    vae = networks.build_networks("acai32", (32, 32, 1), 10, variational=True).encoder
+    # only the last conv3x3 (128 -> latent) doubles its outputs
+    assert networks.count_trainable(vae) - networks.count_trainable(plain) == 3 * 3 * 128 * 2 + 2
+
+
+@pytest.mark.parametrize("preset,shape,head", [
+    ("acai32", (32, 32, 3), 3 * 3 * 128 * 4 + 4),  # conv3x3 on the 128-channel features
+    ("dsprites", (64, 64, 1), 256 * 4 + 4),  # Dense on the last 256 hidden units
+    ("spiral", (2,), 128 * 4 + 4),
+])
+def test_auxiliary_classifier_head(preset, shape, head):
+    plain = networks.build_networks(preset, shape, 10).discriminator
+    nets = networks.build_networks(preset, shape, 10, n_attributes=4)
+    disc = nets.discriminator
+    assert plain.head is None and not any("class_head" in w.path for w in plain.weights)
+    assert isinstance(disc.head, keras.layers.SpectralNormalization)
+    assert sorted(w.path for w in disc.head.weights) == [
+        "discriminator/class_head/class_head/bias", "discriminator/class_head/class_head/kernel",
+        "discriminator/class_head/vector_u"]
+    assert networks.count_trainable(disc) == networks.count_trainable(plain) + head
+    assert len(disc.non_trainable_weights) == len(plain.non_trainable_weights) + 1  # its u
+    x = _inputs(shape)
+    logits, classes = disc(x, training=False, with_classes=True)
+    assert tuple(logits.shape) == (2,) and tuple(classes.shape) == (2, 4)
+    assert logits.dtype == classes.dtype == "float32"
+    np.testing.assert_allclose(disc(x), logits, rtol=1e-6)  # with_classes=False: logits only
+    with pytest.raises(ValueError, match="n_attributes"):
+        plain(x, with_classes=True)
+
+
+def test_acai_counts_unchanged_without_attributes():
+    for preset, channels, n_encoder, n_decoder in PARITY:
+        nets = networks.build_networks(preset, (32, 32, channels), 10, n_attributes=0)
+        assert networks.count_trainable(nets.encoder) == n_encoder
+        assert networks.count_trainable(nets.decoder) == n_decoder
+        assert nets.discriminator.head is None and nets.class_mixer is None
+    assert networks.count_trainable(
+        networks.build_networks("acai32", (32, 32, 3), 10).discriminator) == 150_178
+
+
+@pytest.mark.parametrize("preset,shape,maps", [
+    ("acai256", (32, 32, 3), 16), ("dsprites", (64, 64, 1), 10), ("spiral", (2,), 2)])
+def test_class_mixer(preset, shape, maps):
+    mixer = networks.build_networks(preset, shape, 10, n_attributes=3).class_mixer
+    assert isinstance(mixer, networks.ClassMixer) and mixer.feature_maps == maps
+    assert networks.count_trainable(mixer) == (3 * 64 + 64) + (64 * 64 + 64) + (64 * maps + maps)
+    y = tf.constant(np.random.default_rng(0).uniform(0, 1, (5, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        p = mixer(y, training=True)
+        total = tf.reduce_sum(p)
+    assert tuple(p.shape) == (5, maps) and p.dtype == "float32"
+    assert np.all((p.numpy() > 0) & (p.numpy() < 1))
+    grads = tape.gradient(total, mixer.trainable_variables)
+    assert len(grads) == 6
+    assert all(g is not None and np.abs(g.numpy()).sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("preset,shape,match", [
+    ("dsprites", (32, 32, 1), r"'dsprites'.*\(32, 32, 1\).*64x64"),
+    ("spiral", (32, 32, 3), r"'spiral'.*\(32, 32, 3\).*\(2,\)"),
+    ("acai32", (28, 28, 1), r"'acai32'.*\(28, 28, 1\).*power of two"),
+    ("acai32", (8, 8, 1), r"\(8, 8, 1\)"),  # the padding quirk: 10 -> 5 decodes to 10
+    ("acai32", (2,), r"'acai32'.*\(2,\).*\(H, W, C\)"),
+])
+def test_preset_shape_mismatch_is_one_line(preset, shape, match):
+    for make in (lambda: networks.build_networks(preset, shape, 10),
+                 lambda: networks.code_shape(preset, shape)):
+        with pytest.raises(ValueError, match=match) as info:
+            make()
+        assert "\n" not in str(info.value)
+
+
+def test_dsprites_parameter_counts_match_pytorch_betavae_b():
+    # Trainable counts of the PyTorch BetaVAE_B (z = 10, nc = 1) and the original's SN
+    # discriminator, by hand: conv = in*out*4*4 + out, convT likewise, linear = in*out + out.
+    # Keras flattens NHWC and torch NCHW: that permutes the first dense's inputs only.
+    convs = (1 * 32 * 16 + 32) + 3 * (32 * 32 * 16 + 32)
+    trunk = convs + (512 * 256 + 256) + (256 * 256 + 256)
+    deconvs = 3 * (32 * 32 * 16 + 32) + (32 * 1 * 16 + 1)
+    decoder = (10 * 256 + 256) + (256 * 256 + 256) + (256 * 512 + 512) + deconvs
+    nets = networks.build_networks("dsprites", (64, 64, 1), n_classes=10)
+    assert networks.count_trainable(nets.encoder) == trunk + 256 * 10 + 10 == 249_482
+    assert networks.count_trainable(nets.decoder) == decoder == 249_953
+    assert networks.count_trainable(nets.discriminator) == trunk + 256 + 1 == 247_169
+    vae = networks.build_networks("dsprites", (64, 64, 1), n_classes=10, variational=True)
+    assert networks.count_trainable(vae.encoder) == trunk + 256 * 20 + 20 == 252_052
+    assert networks.count_trainable(vae.decoder) == decoder
+    # one u vector per SN layer (4 convs, 3 dense); the decoder ends in tanh
+    assert len(nets.discriminator.non_trainable_weights) == 7
+    assert nets.decoder.body[-1].activation is keras.activations.tanh
+    assert networks.count_trainable(nets.probe) == 10 * 10 + 10
+
+
+def test_dsprites_convs_pad_like_torch_padding_1():
+    nets = networks.build_networks("dsprites", (64, 64, 1), n_classes=10)
+    conv, deconv = nets.encoder.body[2], nets.decoder.body[4]  # a 32 -> 32 conv, the first deconv
+    assert conv.strides == deconv.strides == (2, 2) and conv.kernel_size == (4, 4)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 8, 8, 32)).astype("float32")
+    y = conv(x).numpy()
+    padded = keras.ops.conv(np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), conv.kernel,
+                            strides=2, padding="valid") + conv.bias
+    np.testing.assert_allclose(y, padded, rtol=1e-5, atol=1e-5)  # torch's padding=1
+    # the transposed conv is the adjoint of that same-padded conv, as torch's
+    # ConvTranspose2d(4, 2, padding=1) is of Conv2d(4, 2, padding=1)
+    k = deconv.kernel
+    h = rng.normal(size=(1, 4, 4, 32)).astype("float32")
+    up = keras.ops.conv_transpose(h, k, strides=2, padding="same").numpy()
+    assert up.shape == (1, 8, 8, 32)
+    down = keras.ops.conv(x, k, strides=2, padding="same").numpy()
+    np.testing.assert_allclose((up * x).sum(), (down * h).sum(), rtol=1e-4)
+
+
+def test_mixed_precision_of_the_new_networks():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        nets = networks.build_networks("dsprites", (64, 64, 1), 10, variational=True,
+                                       n_attributes=3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    x = _inputs((64, 64, 1))
+    mu, logvar = nets.encoder.moments(x)
+    assert mu.dtype == logvar.dtype == "bfloat16"
+    assert nets.decoder(mu).dtype == "bfloat16"
+    logits, classes = nets.discriminator(x, training=True, with_classes=True)
+    assert logits.dtype == classes.dtype == "float32"
+    assert nets.class_mixer(np.full((2, 3), 0.5, "float32")).dtype == "float32"
+    assert nets.class_mixer.compute_dtype == "bfloat16"
+    assert nets.class_mixer.trainable_weights[0].dtype == "float32"
+
+
+@pytest.mark.parametrize("cls,args,shape", [
+    (networks.Encoder, dict(latent=4, scales=2, variational=True), (None, 32, 32, 3)),
+    (networks.Discriminator, dict(latent=2, n_attributes=3), (None, 32, 32, 3)),
+    (networks.BurgessEncoder, dict(z=6, filters=8, hidden=32, variational=True), (None, 64, 64, 1)),
+    (networks.BurgessDecoder, dict(channels=3, filters=8, hidden=32), (None, 6)),
+    (networks.BurgessDiscriminator, dict(filters=8, hidden=16, power_iterations=2, n_attributes=2),
+     (None, 64, 64, 1)),
+    (networks.MLPEncoder, dict(z=3, hidden=16, n_layers=3, variational=True), (None, 2)),
+    (networks.MLPDecoder, dict(dims=2, hidden=16, n_layers=1), (None, 3)),
+    (networks.MLPDiscriminator, dict(hidden=16, n_layers=2, n_attributes=5), (None, 2)),
+    (networks.ClassMixer, dict(n_attributes=3, feature_maps=16, hidden=32), (None, 3)),
+])
+def test_config_round_trip_of_the_new_networks(cls, args, shape):
+    test_config_round_trip(cls, args, shape)
+    model = cls(**args)
+    model.build(shape)
+    if getattr(model, "head", None) is not None:
+        clone = cls.from_config(model.get_config())
+        clone.build(shape)
+        assert [w.shape for w in clone.head.weights] == [w.shape for w in model.head.weights]
+
+
+def test_presets_registry_accepts_objects_with_the_preset_methods():
+    assert networks.get_preset("dsprites").z == 10 and networks.get_preset("spiral").z == 2
+    assert sorted(networks.PRESETS) == ["acai1024", "acai256", "acai32", "dsprites", "spiral"]
+    with pytest.raises(TypeError, match="mismatch"):
+        networks.register_preset("not_a_preset", object())
+    assert "not_a_preset" not in networks.PRESETS
+    with pytest.raises(ValueError, match="n_attributes"):
+        networks.build_networks("acai32", (32, 32, 3), 10, n_attributes=-1)

@@ -9,6 +9,13 @@ One step (SPEC.md section 2, the original code's order):
 2. discriminator: l_GAN(D(x), 1) + l_GAN(D(r), 0) + l_GAN(D(r_mix), 0) on detached fakes;
 3. linear probe on stop_gradient(h), with its own optimizer: it never changes the encoder.
 `mixer="none"` drops the mix terms: the AE+GAN baseline (Eq. 2).
+
+With `cls > 0` (section 2.2, Eq. 7) a third set of fakes joins: pairs (x1, y1), (x2, y2),
+y_mix = a y1 + (1 - a) y2 with a ~ U(0, 1), p = embed(y_mix) (the class mixer, trained with
+the auto-encoder), m ~ Bernoulli(p) made differentiable (`mixers.bernoulli_mask`), and
+h_sup = m f(x1) + (1 - m) f(x2). G adds l_GAN(D(g(h_sup)), 1) + cls * l_cls(p(y|g(h_sup)), y_mix);
+D adds l_GAN(D(g(h_sup)), 0) and learns its auxiliary classifier p(y|x) on real (x, y).
+These terms are added to the unsupervised ones ("in addition to", as the paper says).
 """
 
 import keras
@@ -20,6 +27,7 @@ LOSS_NAMES = (
     "g_loss", "recon", "g_gan_recon", "g_gan_mix", "consistency",
     "d_loss", "d_real", "d_recon", "d_mix", "probe_loss", "probe_accuracy",
 )
+SUPERVISED_NAMES = ("g_gan_sup", "g_cls", "d_sup", "d_cls", "cls_real_accuracy", "cls_mix_accuracy")
 EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
 
 
@@ -35,10 +43,15 @@ class AMRTrainer(keras.Model):
 
     Args:
         encoder, decoder, discriminator, probe: built Keras models (see `amr_tf.networks`).
+        class_mixer: the supervised mixer's embed(y) (`amr_tf.networks.ClassMixer`), needed
+            when cls > 0 (the discriminator must then have an auxiliary classifier head).
         mixer: name in `amr_tf.mixers` ("none" for AE+GAN).
         k: number of examples per mix.
         lamb: reconstruction weight (the paper's lambda).
-        beta: consistency weight (supplement 7.3).
+        beta: consistency weight (supplement 7.3), on every kind of mix the run decodes.
+        cls_weight: weight of the class-consistency term of Eq. 7 (Config's `cls`; `cls` itself
+            is a reserved argument of keras.Model); 0 trains no supervised mixes.
+        mask_temperature: None (straight-through Bernoulli mask) or a relaxed-Bernoulli temperature.
         update_g_every: apply the auto-encoder update every this many steps.
         recon_loss, gan_loss: loss kinds of `amr_tf.losses`.
         weight_decay: coupled L2 decay added to every gradient (as torch's Adam).
@@ -51,33 +64,57 @@ class AMRTrainer(keras.Model):
         >>> trainer.fit(dataset_of_images_and_onehot_labels)
     """
 
-    def __init__(self, encoder, decoder, discriminator, probe, mixer="mixup", k=2, lamb=10.0,
-                 beta=0.0, update_g_every=5, recon_loss="l1", gan_loss="bce",
-                 weight_decay=1e-5, seed=0, **kwargs):
+    def __init__(self, encoder, decoder, discriminator, probe, class_mixer=None, mixer="mixup", k=2,
+                 lamb=10.0, beta=0.0, cls_weight=0.0, mask_temperature=None, update_g_every=5,
+                 recon_loss="l1", gan_loss="bce", weight_decay=1e-5, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.decoder = encoder, decoder
         self.discriminator, self.probe = discriminator, probe
+        self.class_mixer = class_mixer
         self.mixer, self.k = mixer, (1 if mixer == "none" else k)
         self.lamb, self.beta = lamb, beta
+        self.cls, self.mask_temperature = cls_weight, mask_temperature
         self.update_g_every = update_g_every
         self.recon_loss, self.gan_loss = recon_loss, gan_loss
         self.weight_decay, self.seed = weight_decay, seed
         mixers.get_mixer(mixer)  # fail early on an unknown name
+        if cls_weight > 0 and class_mixer is None:
+            raise ValueError(f"cls_weight={cls_weight} needs a class mixer (build the networks with n_attributes > 0)")
         self.seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+        # Rows of the decoder's batch: reconstructions, then unsupervised mixes, then class mixes.
+        self.blocks = ["recon"] + (["mix"] if mixer != "none" else []) + (["sup"] if cls_weight > 0 else [])
+        self.loss_names = LOSS_NAMES + (SUPERVISED_NAMES if cls_weight > 0 else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         # Generator terms this configuration has (the others stay at 0 in the logs).
-        self.g_terms = ["recon", "g_gan_recon", "g_loss"]
-        self.g_terms += [] if self.mixer == "none" else ["g_gan_mix"] + (["consistency"] if beta > 0 else [])
+        self.g_terms = self._generator_terms()
+
+    def _generator_terms(self):
+        terms = ["recon", "g_gan_recon", "g_loss"]
+        terms += ["g_gan_mix"] if "mix" in self.blocks else []
+        terms += ["g_gan_sup", "g_cls"] if "sup" in self.blocks else []
+        terms += ["consistency"] if self.beta > 0 and len(self.blocks) > 1 else []
+        return terms
 
     @property
     def metrics(self):
         return list(self.trackers.values())
 
     @property
-    def ae_variables(self):
-        return self.encoder.trainable_variables + self.decoder.trainable_variables
+    def network_names(self):
+        """The networks a checkpoint holds, in a fixed order."""
+        names = ["encoder", "decoder", "discriminator", "probe"]
+        return names + (["class_mixer"] if self.class_mixer is not None else [])
 
-    def compile(self, ae_optimizer, d_optimizer, probe_optimizer, **kwargs):
+    @property
+    def optimizer_names(self):
+        return ["ae_optimizer", "d_optimizer", "probe_optimizer"]
+
+    @property
+    def ae_variables(self):
+        mixer_vars = self.class_mixer.trainable_variables if self.class_mixer is not None else []
+        return self.encoder.trainable_variables + self.decoder.trainable_variables + mixer_vars
+
+    def compile(self, ae_optimizer, d_optimizer=None, probe_optimizer=None, **kwargs):
         super().compile(**kwargs)
         self.ae_optimizer = ae_optimizer
         self.d_optimizer = d_optimizer
@@ -85,7 +122,8 @@ class AMRTrainer(keras.Model):
         # Built here, not lazily inside the step: slots created in a tf.cond branch or
         # a replica context fail (NOTES_TF.md items 3 and 5).
         ae_optimizer.build(self.ae_variables)
-        d_optimizer.build(self.discriminator.trainable_variables)
+        if d_optimizer is not None:
+            d_optimizer.build(self.discriminator.trainable_variables)
         probe_optimizer.build(self.probe.trainable_variables)
 
     def call(self, x, training=False):
@@ -105,97 +143,169 @@ class AMRTrainer(keras.Model):
         grads = tape.gradient(loss, variables)
         optimizer.apply(grads, variables)
 
-    def _forward(self, x):
-        """h = f(x), the mixed codes h_mix (None for AE+GAN) and the fakes [r; r_mix] = g([h; h_mix])
-        in one decoder pass (instance norm is per example, so one pass over both is exact)."""
+    def _block(self, t, name, batch):
+        """Rows of `t` (laid out as `self.blocks`, `batch` rows each) that hold block `name`."""
+        i = self.blocks.index(name)
+        return t[i * batch: (i + 1) * batch]
+
+    def _forward(self, x, y):
+        """h = f(x), the mixes, and every fake g([h; h_mix; h_sup]) in one decoder pass
+        (instance norm is per example, so one pass over all of them is exact).
+
+        Returns a dict: h, fakes, mixed (the codes decoded after h, in block order),
+        alpha [B] (the example's own share of its unsupervised mix; 0 without one) and
+        y_mix (the supervised mix's target; y itself without one)."""
+        batch = tf.shape(x)[0]
         h = self.encoder(x, training=True)
-        if self.mixer == "none":
-            return h, None, self.decoder(h, training=True)
-        h_mix = self._mix(h)
-        return h, h_mix, self.decoder(tf.concat([h, h_mix], axis=0), training=True)
+        out = {"h": h, "alpha": tf.zeros([batch], tf.float32), "y_mix": tf.cast(y, tf.float32)}
+        codes = [h]
+        if "mix" in self.blocks:
+            h_mix, out["alpha"] = self._mix(h)
+            codes.append(h_mix)
+        if "sup" in self.blocks:
+            h_sup, out["y_mix"] = self._class_mix(h, y)
+            codes.append(tf.cast(h_sup, h.dtype))
+        out["mixed"] = codes[1:]
+        out["fakes"] = self.decoder(tf.concat(codes, axis=0) if len(codes) > 1 else h, training=True)
+        return out
 
-    def _mix(self, h):
-        """Mixes codes with partners drawn from the whole global batch.
+    def _on_global_batch(self, fn, *tensors):
+        """Runs `fn` on the global batch and returns this replica's rows of its outputs.
 
-        Under a strategy with R replicas, every replica gathers all codes (all_gather is
+        Under a strategy with R replicas, every replica gathers all rows (all_gather is
         differentiable), makes the same draw (the RNG state is mirrored) and keeps its own
         rows: the same mixes, partners and gradients as one device on the global batch.
         """
         ctx = tf.distribute.get_replica_context()
         if ctx is None or ctx.num_replicas_in_sync == 1:
-            return mixers.mix(h, self.mixer, self.k, seed=self.seed_generator).h
-        local = tf.shape(h)[0]
-        gathered = _dense_gradient(tf.ensure_shape(ctx.all_gather(h, axis=0), [None, *h.shape[1:]]))
-        mixed = mixers.mix(gathered, self.mixer, self.k, seed=self.seed_generator)
+            return fn(*tensors)
+        local = tf.shape(tensors[0])[0]
+        gathered = [_dense_gradient(tf.ensure_shape(ctx.all_gather(t, axis=0), [None, *t.shape[1:]]))
+                    for t in tensors]
         start = ctx.replica_id_in_sync_group * local
-        return mixed.h[start: start + local]
+        return tuple(o[start: start + local] for o in fn(*gathered))
 
-    def _generator_losses(self, x, h_mix, fakes):
-        """Per-example terms of the auto-encoder's loss (Eq. 2 / Eq. 3, + consistency)."""
+    def _mix(self, h):
+        """(h_mix, alpha): codes mixed with partners from the global batch, and each example's
+        own share of its mix (its weight, averaged over feature maps), float32 [B]."""
+
+        def mix(codes):
+            result = mixers.mix(codes, self.mixer, self.k, seed=self.seed_generator)
+            return result.h, tf.reduce_mean(tf.cast(result.weights[:, 0, :], tf.float32), axis=-1)
+
+        return self._on_global_batch(mix, h)
+
+    def _class_mix(self, h, y):
+        """(h_sup, y_mix) of Eq. 7: a partner from the global batch and a ~ U(0, 1) per example,
+        y_mix = a y + (1 - a) y', m ~ Bernoulli(embed(y_mix)), h_sup = m h + (1 - m) h'."""
+
+        def mix(codes, labels):
+            pair = mixers.mix(codes, "mixup", 2, seed=self.seed_generator)  # partners and a
+            a = tf.cast(pair.weights[:, 0, :1], tf.float32)
+            partner = pair.indices[:, 1]
+            labels = tf.cast(labels, tf.float32)
+            y_mix = a * labels + (1.0 - a) * tf.gather(labels, partner)
+            p = self.class_mixer(y_mix, training=True)
+            mask = mixers.bernoulli_mask(p, self.seed_generator, self.mask_temperature)
+            return mixers.class_mix(codes, tf.gather(codes, partner), mask), y_mix
+
+        return self._on_global_batch(mix, h, y)
+
+    def _consistency(self, fwd, batch):
+        """beta's term: recon(f(g(h_mix)), h_mix) per example, averaged over the kinds of mix."""
+        fakes = tf.concat([self._block(fwd["fakes"], name, batch) for name in self.blocks[1:]], axis=0)
+        mixed = tf.concat(fwd["mixed"], axis=0)
+        per_row = losses.consistency_loss(mixed, self.encoder(fakes, training=True), self.recon_loss)
+        return tf.reduce_mean(tf.reshape(per_row, [len(self.blocks) - 1, batch]), axis=0)
+
+    def _discriminate(self, images):
+        """D's logits [N] and, with the supervised mixer, its class logits [N, A] (else None)."""
+        if self.cls > 0:
+            return self.discriminator(images, training=True, with_classes=True)
+        return self.discriminator(images, training=True), None
+
+    def _generator_losses(self, x, y, fwd):
+        """Per-example terms of the auto-encoder's loss (Eq. 2 / Eq. 3 / Eq. 7, + consistency)."""
         batch = tf.shape(x)[0]
-        d_fake = self.discriminator(fakes, training=True)
+        fakes = fwd["fakes"]
+        d_fake, class_logits = self._discriminate(fakes)
         out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
         out["g_gan_recon"] = losses.gan_loss(d_fake[:batch], 1.0, self.gan_loss)
         g_loss = self.lamb * out["recon"] + out["g_gan_recon"]
-        if h_mix is not None:
-            out["g_gan_mix"] = losses.gan_loss(d_fake[batch:], 1.0, self.gan_loss)
+        if "mix" in self.blocks:
+            out["g_gan_mix"] = losses.gan_loss(self._block(d_fake, "mix", batch), 1.0, self.gan_loss)
             g_loss += out["g_gan_mix"]
-            if self.beta > 0:
-                h_re = self.encoder(fakes[batch:], training=True)
-                out["consistency"] = losses.consistency_loss(h_mix, h_re, self.recon_loss)
-                g_loss += self.beta * out["consistency"]
+        if "sup" in self.blocks:
+            out["g_gan_sup"] = losses.gan_loss(self._block(d_fake, "sup", batch), 1.0, self.gan_loss)
+            out["g_cls"] = losses.attribute_loss(fwd["y_mix"], self._block(class_logits, "sup", batch))
+            g_loss += out["g_gan_sup"] + self.cls * out["g_cls"]
+        if "consistency" in self.g_terms:
+            out["consistency"] = self._consistency(fwd, batch)
+            g_loss += self.beta * out["consistency"]
         out["g_loss"] = g_loss
         return out
 
-    def _train_autoencoder(self, x, due=None):
-        """Returns (h, fakes, generator terms, due). The forward pass runs every step (D and
-        the probe need it); D's verdict on the fakes and the update only when G is due.
+    def _train_autoencoder(self, x, y, due=None):
+        """Returns (forward pass dict, generator terms, due). The forward pass runs every step
+        (D and the probe need it); D's verdict on the fakes and the update only when G is due.
 
         `due=None` decides in the graph from the step count (the `fit` path); a Python bool
         comes from a loop of ours under a tf.distribute strategy, where a synchronising
         update (gradient all-reduce, all_gather) inside `tf.cond` is not supported."""
         batch = tf.shape(x)[0]
+        keep = ("h", "fakes", "alpha", "y_mix")
 
         def update():
             with tf.GradientTape() as tape:
-                h, h_mix, fakes = self._forward(x)
-                out = self._generator_losses(x, h_mix, fakes)
+                fwd = self._forward(x, y)
+                out = self._generator_losses(x, y, fwd)
                 loss = losses.average(out["g_loss"]) + self._decay(self.ae_variables)
                 loss = self.ae_optimizer.scale_loss(loss)
             self._minimize(self.ae_optimizer, tape, loss, self.ae_variables)
-            return h, fakes, [out[name] for name in self.g_terms]
+            return [fwd[name] for name in keep], [out[name] for name in self.g_terms]
 
         def forward_only():
-            h, _, fakes = self._forward(x)
-            recon = losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)
-            return h, fakes, [recon if name == "recon" else tf.zeros_like(recon) for name in self.g_terms]
+            fwd = self._forward(x, y)
+            recon = losses.reconstruction_loss(x, fwd["fakes"][:batch], self.recon_loss)
+            terms = [recon if name == "recon" else tf.zeros_like(recon) for name in self.g_terms]
+            return [fwd[name] for name in keep], terms
 
         if due is None:
             due = tf.equal(self.d_optimizer.iterations % self.update_g_every, 0)
-            h, fakes, terms = tf.cond(due, update, forward_only)
+            fwd, terms = tf.cond(due, update, forward_only)
         else:
-            h, fakes, terms = update() if due else forward_only()
+            fwd, terms = update() if due else forward_only()
             due = tf.constant(due)
-        return h, fakes, dict(zip(self.g_terms, terms)), due
+        return dict(zip(keep, fwd)), dict(zip(self.g_terms, terms)), due
 
-    def _train_discriminator(self, x, fakes):
+    def _train_discriminator(self, x, y, fwd):
         batch = tf.shape(x)[0]
-        fakes = tf.stop_gradient(tf.cast(fakes, x.dtype))
+        fakes = tf.stop_gradient(tf.cast(fwd["fakes"], x.dtype))
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            # One pass over [x; r; r_mix]: D has no batch statistics, so this is exact.
-            logits = self.discriminator(tf.concat([x, fakes], axis=0), training=True)
+            # One pass over [x; r; r_mix; r_sup]: D has no batch statistics, so this is exact.
+            logits, class_logits = self._discriminate(tf.concat([x, fakes], axis=0))
+            fake_logits = logits[batch:]
             out = {
                 "d_real": losses.gan_loss(logits[:batch], 1.0, self.gan_loss),
-                "d_recon": losses.gan_loss(logits[batch: 2 * batch], 0.0, self.gan_loss),
+                "d_recon": losses.gan_loss(self._block(fake_logits, "recon", batch), 0.0, self.gan_loss),
             }
             d_loss = out["d_real"] + out["d_recon"]
-            if self.mixer != "none":
-                out["d_mix"] = losses.gan_loss(logits[2 * batch:], 0.0, self.gan_loss)
+            if "mix" in self.blocks:
+                out["d_mix"] = losses.gan_loss(self._block(fake_logits, "mix", batch), 0.0, self.gan_loss)
                 d_loss += out["d_mix"]
+            if "sup" in self.blocks:
+                out["d_sup"] = losses.gan_loss(self._block(fake_logits, "sup", batch), 0.0, self.gan_loss)
+                # The auxiliary classifier learns on real data only (AC-GAN), with weight 1.
+                out["d_cls"] = losses.attribute_loss(y, class_logits[:batch])
+                d_loss += out["d_sup"] + out["d_cls"]
             out["d_loss"] = d_loss
             loss = self.d_optimizer.scale_loss(losses.average(d_loss) + self._decay(variables))
         self._minimize(self.d_optimizer, tape, loss, variables)
+        if "sup" in self.blocks:
+            out["cls_real_accuracy"] = losses.attribute_accuracy(y, class_logits[:batch])
+            mix_logits = self._block(class_logits[batch:], "sup", batch)
+            out["cls_mix_accuracy"] = losses.attribute_accuracy(fwd["y_mix"], mix_logits)
         return out
 
     def _train_probe(self, h, y):
@@ -219,14 +329,15 @@ class AMRTrainer(keras.Model):
                 bool from a loop that counts steps itself (see `generator_due`).
         """
         x, y = data
-        h, fakes, out, due = self._train_autoencoder(x, update_generator)
+        fwd, out, due = self._train_autoencoder(x, y, update_generator)
         # The generator's terms are averaged over the steps that update it (they are what
         # it minimises); recon, D's and the probe's over every step.
         g_weight = tf.cast(due, tf.float32)
         for name, values in out.items():
             weight = None if name == "recon" else g_weight * tf.ones_like(values)
             self.trackers[name].update_state(values, sample_weight=weight)
-        for name, values in {**self._train_discriminator(x, fakes), **self._train_probe(h, y)}.items():
+        d_out = self._train_discriminator(x, y, fwd)
+        for name, values in {**d_out, **self._train_probe(fwd["h"], y)}.items():
             self.trackers[name].update_state(values)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
@@ -242,12 +353,12 @@ class AMRTrainer(keras.Model):
 
     def get_config(self):
         config = super().get_config()
+        for name in ("encoder", "decoder", "discriminator", "probe", "class_mixer"):
+            model = getattr(self, name)
+            config[name] = None if model is None else keras.saving.serialize_keras_object(model)
         config.update(
-            encoder=keras.saving.serialize_keras_object(self.encoder),
-            decoder=keras.saving.serialize_keras_object(self.decoder),
-            discriminator=keras.saving.serialize_keras_object(self.discriminator),
-            probe=keras.saving.serialize_keras_object(self.probe),
-            mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta,
+            mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta, cls_weight=self.cls,
+            mask_temperature=self.mask_temperature,
             update_g_every=self.update_g_every, recon_loss=self.recon_loss,
             gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed,
         )
@@ -255,6 +366,7 @@ class AMRTrainer(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        for name in ("encoder", "decoder", "discriminator", "probe"):
-            config[name] = keras.saving.deserialize_keras_object(config[name])
+        for name in ("encoder", "decoder", "discriminator", "probe", "class_mixer"):
+            if config.get(name) is not None:
+                config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)

@@ -3,7 +3,11 @@
 import keras
 
 from amr_tf import networks
+from trainers.acai import ACAITrainer
 from trainers.amr import AMRTrainer
+from trainers.vae import VAETrainer
+
+TRAINERS = {"amr": AMRTrainer, "acai": ACAITrainer, "vae": VAETrainer}
 
 
 def adam(config, name, learning_rate=None):
@@ -18,6 +22,24 @@ def adam(config, name, learning_rate=None):
     return optimizer
 
 
+def build_networks(config, info, dtype=None):
+    """The networks of `config` for data described by `info` (`amr_tf.networks.Networks`).
+
+    The preset comes from `config.preset`; the VAE gets a variational encoder; the supervised
+    mixer (cls > 0) gets a class mixer and a discriminator head over the labels' width.
+
+    Raises:
+        ValueError (one line): the preset cannot take the data's shape, or cls > 0 on a data
+            set without labels.
+    """
+    if config.cls > 0 and info.n_classes < 1:
+        raise ValueError(f"--cls={config.cls:g} needs labels, and '{config.dataset}' has none")
+    return networks.build_networks(
+        config.preset, tuple(info.image_shape), info.n_classes, dtype=dtype,
+        variational=config.model == "vae", n_attributes=info.n_classes if config.cls > 0 else 0,
+    )
+
+
 def build_trainer(config, info):
     """Networks, trainer and optimizers for `config` on data described by `info`.
 
@@ -26,22 +48,25 @@ def build_trainer(config, info):
         info: the `amr_tf.data.DataInfo` of the data set (image shape, classes).
 
     Returns:
-        A compiled `AMRTrainer`. Weights are seeded by `config.seed`.
+        A compiled trainer (`AMRTrainer`, `ACAITrainer` or `VAETrainer` after `config.model`).
+        Weights are seeded by `config.seed`.
     """
     keras.utils.set_random_seed(config.seed)
-    nets = networks.build_networks(
-        config.preset, tuple(info.image_shape), info.n_classes, dtype=config.precision
-    )
-    trainer = AMRTrainer(
-        nets.encoder, nets.decoder, nets.discriminator, nets.probe,
-        mixer=config.mixer, k=config.k, lamb=config.lamb, beta=config.beta,
-        update_g_every=config.update_g_every, recon_loss=config.recon_loss,
-        gan_loss=config.gan_loss, weight_decay=config.weight_decay, seed=config.seed,
-        name="amr_trainer",
-    )
+    nets = build_networks(config, info, dtype=config.precision)
+    common = dict(lamb=config.lamb, recon_loss=config.recon_loss, weight_decay=config.weight_decay,
+                  seed=config.seed, name=f"{config.model}_trainer")
+    if config.model == "vae":
+        trainer = VAETrainer(nets.encoder, nets.decoder, None, nets.probe, kl_weight=config.kl_weight, **common)
+    else:
+        trainer = TRAINERS[config.model](
+            nets.encoder, nets.decoder, nets.discriminator, nets.probe, nets.class_mixer,
+            mixer=config.mixer, k=config.k, beta=config.beta, cls_weight=config.cls,
+            mask_temperature=config.mask_temperature, update_g_every=config.update_g_every,
+            gan_loss=config.gan_loss, **common,
+        )
     trainer.compile(
         ae_optimizer=adam(config, "ae_adam"),
-        d_optimizer=adam(config, "d_adam"),
+        d_optimizer=None if config.model == "vae" else adam(config, "d_adam"),
         probe_optimizer=adam(config, "probe_adam", config.probe_lr),
         jit_compile=config.jit_compile,
     )

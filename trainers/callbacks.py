@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from amr_tf import evaluation, images
+from amr_tf import evaluation, images, mixers
 from trainers import checkpoint
 
 
@@ -117,38 +117,64 @@ class RunRecorder(keras.callbacks.Callback):
 
 
 class ImageRecorder(keras.callbacks.Callback):
-    """Each epoch: a reconstruction grid and mix strips as PNG in images/, and in TensorBoard.
+    """Each epoch: pictures as PNG in images/, and in TensorBoard.
+
+    Images: a reconstruction grid and mix strips; with a class mixer (cls > 0) also strips
+    of class-conditional mixes over y_mix = a y_1 + (1 - a) y_2, the mask set to p (Fig. 5).
+    Points (the spiral): the data in blue and decoded random mixes in orange (Fig. 12).
 
     Args:
         run_dir: the run directory.
-        examples: a fixed batch of images [N, H, W, C] (N even, >= 4) from the valid split.
+        examples: a fixed batch of images [N, H, W, C] (N even, >= 4), or points [N, 2],
+            from the valid split.
         mixer: the run's mixer (decides the strip's mixing form).
         steps: images per strip.
+        labels: the examples' labels [N, A] (needed for the class-mixer strips).
     """
 
-    def __init__(self, run_dir, examples, mixer, steps=8):
+    def __init__(self, run_dir, examples, mixer, steps=8, labels=None):
         super().__init__()
         self.image_dir = Path(run_dir) / "images"
         self.examples = np.asarray(examples)
+        self.labels = None if labels is None else np.asarray(labels, np.float32)
         self.mixer = mixer
         self.steps = steps
         self.writer = tf.summary.create_file_writer(str(Path(run_dir) / "logs" / "images"))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def pictures(self):
+        """name -> uint8 picture [H, W, C] for the current weights."""
         enc, dec = self.model.encoder, self.model.decoder
         x = self.examples
+        if x.ndim == 2:  # points
+            h = enc(x, training=False)
+            mixed = mixers.mix(h, self.mixer if self.mixer != "none" else "mixup", 2, seed=0).h
+            return {"mixes": images.scatter([x, dec(mixed, training=False).numpy()])}
         recon = dec(enc(x, training=False), training=False).numpy()
         half = len(x) // 2
         strips = [
             evaluation.interpolation_strip(enc, dec, x[i], x[half + i], self.steps, self.mixer)
             for i in range(half)
         ]
-        pictures = {
+        out = {
             "reconstructions": images.grid([x, recon]),
             "mixes": images.grid([np.concatenate([[x[i]], s, [x[half + i]]]) for i, s in enumerate(strips)]),
         }
+        class_mixer = getattr(self.model, "class_mixer", None)
+        if class_mixer is not None and self.labels is not None:
+            h = enc(x, training=False)
+            alphas = np.linspace(1.0, 0.0, self.steps, dtype=np.float32)[:, None]
+            rows = []
+            for i in range(half):
+                y_mix = alphas * self.labels[i] + (1.0 - alphas) * self.labels[half + i]
+                codes = mixers.class_mix_fixed(h[i:i + 1], h[half + i:half + i + 1], y_mix, class_mixer)
+                rows.append(np.concatenate([[x[i]], dec(codes, training=False).numpy(), [x[half + i]]]))
+            out["class_mixes"] = images.grid(rows)
+        return out
+
+    def on_epoch_end(self, epoch, logs=None):
         with self.writer.as_default():
-            for name, picture in pictures.items():
-                images.save_png(self.image_dir / f"{name}_epoch{epoch + 1:04d}.png", picture)
+            for name, picture in self.pictures().items():
+                images.save_png(self.image_dir / f"{name}_epoch{epoch + 1:04d}.png", picture,
+                                scale=1 if name == "mixes" and self.examples.ndim == 2 else 2)
                 tf.summary.image(name, picture[None], step=epoch + 1)
         self.writer.flush()

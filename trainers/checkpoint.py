@@ -24,9 +24,11 @@ class CheckpointError(ValueError):
 
 
 def groups(trainer):
-    """Named groups of variables whose order is fixed by the architecture."""
-    out = {name: getattr(trainer, name).variables for name in NETWORKS}
-    for name in ("ae_optimizer", "d_optimizer", "probe_optimizer"):
+    """Named groups of variables whose order is fixed by the architecture: the trainer's
+    networks (`trainer.network_names`: the VAE has no discriminator, the supervised mixer
+    adds its class mixer) and optimizers (`trainer.optimizer_names`)."""
+    out = {name: getattr(trainer, name).variables for name in trainer.network_names}
+    for name in trainer.optimizer_names:
         out[name] = getattr(trainer, name).variables
     out["rng"] = [trainer.seed_generator.state]
     return out

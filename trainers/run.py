@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from amr_tf import data
@@ -17,7 +16,7 @@ from amr_tf.config import Config
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
 from trainers.amr import EVAL_NAMES
-from trainers.build import build_trainer
+from trainers.build import build_networks, build_trainer
 
 class TrainingError(RuntimeError):
     """An error inside `fit` (not a user's bad input)."""
@@ -87,15 +86,15 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     # The data first: a data set that cannot be read (offline TFDS, ...) creates no directory.
     info = data.info(config.dataset, config)
     steps = data.steps_per_epoch(config.dataset, config)
+    if trainer is None:  # before the run directory: networks that cannot take the data create nothing
+        with strategy.scope():
+            trainer = build_trainer(config, info)
     if chief:
         latest = prepare_run_dir(config, run_dir, resume)
     else:
         latest = checkpoint.latest(run_dir / "checkpoints")
     if distributed:
         print(strategies.describe(strategy), flush=True)
-    if trainer is None:
-        with strategy.scope():
-            trainer = build_trainer(config, info)
     recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
     initial_epoch = 0
     if latest is not None:
@@ -109,12 +108,14 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
         return recorder.best
 
     valid = data.load(config.dataset, "valid", config)
-    examples = np.concatenate([x for x, _ in valid.take(1)])[:8]
+    first_x, first_y = next(iter(valid))
+    keep = len(first_x) if len(first_x.shape) == 2 else 8  # points: the whole batch for a scatter
+    examples, labels = first_x.numpy()[:keep], first_y.numpy()[:keep]
     train = data.load(config.dataset, "train", config, epochs=(initial_epoch, config.epochs), steps=steps)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     writers = [
-        callbacks.ImageRecorder(run_dir, examples, config.mixer),
+        callbacks.ImageRecorder(run_dir, examples, config.mixer, labels=labels),
         recorder,
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
     ] if chief else []
@@ -156,8 +157,6 @@ def load_networks(run_dir, which="best"):
     Raises:
         ValueError: not a run directory, no checkpoint, or an unknown `which`.
     """
-    from amr_tf import networks
-
     run_dir = Path(run_dir)
     if which not in ("best", "last"):
         raise ValueError(f"unknown checkpoint '{which}'; choose one of: best, last")
@@ -170,6 +169,9 @@ def load_networks(run_dir, which="best"):
     if path is None or not path.exists():
         raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
     info = data.info(config.dataset, config)
-    nets = networks.build_networks(config.preset, tuple(info.image_shape), info.n_classes)
-    meta = checkpoint.restore({name: getattr(nets, name).variables for name in checkpoint.NETWORKS}, path)
+    nets = build_networks(config, info)
+    names = [name for name in (*checkpoint.NETWORKS, "class_mixer") if getattr(nets, name) is not None]
+    if config.model == "vae":
+        names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
+    meta = checkpoint.restore({name: getattr(nets, name).variables for name in names}, path)
     return config, nets, meta

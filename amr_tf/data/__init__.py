@@ -74,16 +74,9 @@ def steps_per_epoch(name: str, config) -> int:
     """Full batches per training epoch (capped by config.steps_per_epoch).
 
     Raises:
-        ValueError: the batch is larger than the training split, or the data set holds
-            points, not images (the spiral), which no network preset can train on yet.
+        ValueError: the batch is larger than the training split.
     """
     data_info = info(name, config)
-    if len(data_info.image_shape) != 3:
-        images = ", ".join(n for n in SOURCES if n not in spiral.POINT_SOURCES)
-        raise ValueError(
-            f"dataset '{name}' holds {data_info.image_shape[0]}-D points, not images: training on it needs "
-            f"the small-MLP network preset, which is not implemented yet; train on an image data set: {images}"
-        )
     n = data_info.split_sizes["train"]
     if config.subset_train:
         n = min(n, config.subset_train)

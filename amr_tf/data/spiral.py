@@ -3,7 +3,7 @@
 Two interleaved arms: for t ~ U[0, 1], radius r = t and angle 3 pi t (+ pi for arm 1),
 plus N(0, 0.02^2) noise per coordinate; the label is the arm, one-hot (2). Points lie in
 about [-1, 1]^2. Splits: train 10,000, valid 1,000, test 1,000, each from its own fixed
-seed. Training on points needs a small-MLP network preset (not implemented yet).
+seed. Training uses the "spiral" network preset (small MLPs).
 """
 
 import math
