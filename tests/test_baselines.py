@@ -235,19 +235,42 @@ def test_supervised_targets_are_convex_mixes_of_the_pair_labels():
     assert np.count_nonzero(y_mix > 1e-6, axis=1).max() <= 2  # at most two parents
 
 
-def test_auxiliary_head_learns_real_labels_on_a_tiny_set():
-    """Two classes of constant images (dark, bright): D's head must tell them apart."""
-    trainer = make_trainer(tiny_config(cls=1.0, lr=2e-3), n_classes=2)
+@pytest.mark.parametrize("label_kind", ["classes", "attributes"])
+def test_auxiliary_head_learns_real_labels_on_a_tiny_set(label_kind):
+    """Two classes of constant images (dark, bright): D's head must tell them apart.
+
+    D is also trained adversarially, which shakes its features, so the head is judged over
+    the last 15 of 30 steps rather than at one step (chance: accuracy 0.5, loss log 2 = 0.69).
+    """
+    trainer = make_trainer(tiny_config(cls=1.0, lr=1e-3), n_classes=2)
+    trainer.label_kind = label_kind  # steps run eagerly: takes effect now
     rng = np.random.default_rng(0)
     labels = np.tile([0, 1], 8)
     x = np.where(labels[:, None, None, None] == 0, -0.8, 0.8) + rng.normal(0, 0.05, (16, 32, 32, 1))
     batch = (tf.constant(x, tf.float32), tf.constant(np.eye(2, dtype=np.float32)[labels]))
-    first = _logs(trainer, batch)["cls_real_accuracy"]
-    for _ in range(40):
+    history = []
+    for _ in range(30):
         trainer.reset_metrics()
-        logs = _logs(trainer, batch)
-    assert logs["cls_real_accuracy"] == 1.0, (first, logs)
-    assert logs["d_cls"] < 0.5
+        history.append(_logs(trainer, batch))
+    assert history[0]["cls_real_accuracy"] == 0.5  # an untrained head: all one way
+    late = history[15:]
+    assert np.mean([h["cls_real_accuracy"] == 1.0 for h in late]) >= 0.6, late
+    assert np.median([h["d_cls"] for h in late]) < 0.45
+
+
+def test_class_loss_is_softmax_for_classes_and_sigmoid_for_attributes():
+    trainer = _supervised_trainer()
+    y = tf.constant([[0.7, 0.3, 0.0]])
+    logits = tf.constant([[2.0, 1.0, -1.0]])
+    z = logits.numpy()[0].astype(np.float64)
+    softmax_ce = -(np.array([0.7, 0.3, 0.0]) * (z - np.log(np.exp(z).sum()))).sum()
+    assert float(trainer._class_loss(y, logits)[0]) == pytest.approx(softmax_ce, rel=1e-5)
+    assert float(trainer._class_accuracy(y, logits)[0]) == 1.0
+    trainer.label_kind = "attributes"
+    t = np.array([0.7, 0.3, 0.0])
+    sigmoid_ce = (t * np.logaddexp(0, -z) + (1 - t) * np.logaddexp(0, z)).mean()
+    assert float(trainer._class_loss(y, logits)[0]) == pytest.approx(sigmoid_ce, rel=1e-5)
+    assert float(trainer._class_accuracy(y, logits)[0]) == 0.0  # attribute 2 predicted on, target off
 
 
 # -- consistency (beta) -----------------------------------------------------------------------

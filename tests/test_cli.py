@@ -120,6 +120,10 @@ BAD = {
     "batch_size 0": (["--batch_size=0"], ["batch_size"]),
     "missing run_dir": (["--run_dir=/nonexistent/run"], ["/nonexistent/run"]),
     "unknown bottleneck": (["--bottleneck=64"], ["64", "32"]),
+    "kl_weight without vae": (["--kl_weight=4"], ["kl_weight", "--model=vae"]),
+    "attributes on digits": (["--cls=1", "--attributes=Male"], ["--attributes", "digits"]),
+    "preset cannot take the data": (["--arch=dsprites"], ["dsprites"]),
+    "acai with k=3": (["--model=acai", "--k=3"], ["acai", "k=3"]),
 }
 
 

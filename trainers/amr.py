@@ -29,6 +29,7 @@ LOSS_NAMES = (
 )
 SUPERVISED_NAMES = ("g_gan_sup", "g_cls", "d_sup", "d_cls", "cls_real_accuracy", "cls_mix_accuracy")
 EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
+LABEL_KINDS = ("classes", "attributes")
 
 
 @tf.custom_gradient
@@ -52,6 +53,9 @@ class AMRTrainer(keras.Model):
         cls_weight: weight of the class-consistency term of Eq. 7 (Config's `cls`; `cls` itself
             is a reserved argument of keras.Model); 0 trains no supervised mixes.
         mask_temperature: None (straight-through Bernoulli mask) or a relaxed-Bernoulli temperature.
+        label_kind: "classes" (one-hot, exclusive: l_cls is a softmax cross-entropy against the
+            soft y_mix, accuracy by argmax) or "attributes" (multi-hot, e.g. CelebA's: a sigmoid
+            cross-entropy per attribute, accuracy = every attribute right at 0.5).
         update_g_every: apply the auto-encoder update every this many steps.
         recon_loss, gan_loss: loss kinds of `amr_tf.losses`.
         weight_decay: coupled L2 decay added to every gradient (as torch's Adam).
@@ -65,7 +69,8 @@ class AMRTrainer(keras.Model):
     """
 
     def __init__(self, encoder, decoder, discriminator, probe, class_mixer=None, mixer="mixup", k=2,
-                 lamb=10.0, beta=0.0, cls_weight=0.0, mask_temperature=None, update_g_every=5,
+                 lamb=10.0, beta=0.0, cls_weight=0.0, mask_temperature=None, label_kind="classes",
+                 update_g_every=5,
                  recon_loss="l1", gan_loss="bce", weight_decay=1e-5, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.decoder = encoder, decoder
@@ -74,6 +79,9 @@ class AMRTrainer(keras.Model):
         self.mixer, self.k = mixer, (1 if mixer == "none" else k)
         self.lamb, self.beta = lamb, beta
         self.cls, self.mask_temperature = cls_weight, mask_temperature
+        if label_kind not in LABEL_KINDS:
+            raise ValueError(f"unknown label_kind {label_kind!r}; choose one of {LABEL_KINDS}")
+        self.label_kind = label_kind
         self.update_g_every = update_g_every
         self.recon_loss, self.gan_loss = recon_loss, gan_loss
         self.weight_decay, self.seed = weight_decay, seed
@@ -218,6 +226,19 @@ class AMRTrainer(keras.Model):
         per_row = losses.consistency_loss(mixed, self.encoder(fakes, training=True), self.recon_loss)
         return tf.reduce_mean(tf.reshape(per_row, [len(self.blocks) - 1, batch]), axis=0)
 
+    def _class_loss(self, targets, logits):
+        """l_cls of Eq. 7 per example (see `label_kind`)."""
+        if self.label_kind == "classes":
+            return losses.classifier_loss(targets, logits)
+        return losses.attribute_loss(targets, logits)
+
+    def _class_accuracy(self, targets, logits):
+        """Classes: argmax(logits) == argmax(targets) (for y_mix, the parent with a > 1/2);
+        attributes: every attribute right, both thresholded at 1/2."""
+        if self.label_kind == "classes":
+            return losses.classifier_accuracy(targets, logits)
+        return losses.attribute_accuracy(targets, logits)
+
     def _discriminate(self, images):
         """D's logits [N] and, with the supervised mixer, its class logits [N, A] (else None)."""
         if self.cls > 0:
@@ -237,7 +258,7 @@ class AMRTrainer(keras.Model):
             g_loss += out["g_gan_mix"]
         if "sup" in self.blocks:
             out["g_gan_sup"] = losses.gan_loss(self._block(d_fake, "sup", batch), 1.0, self.gan_loss)
-            out["g_cls"] = losses.attribute_loss(fwd["y_mix"], self._block(class_logits, "sup", batch))
+            out["g_cls"] = self._class_loss(fwd["y_mix"], self._block(class_logits, "sup", batch))
             g_loss += out["g_gan_sup"] + self.cls * out["g_cls"]
         if "consistency" in self.g_terms:
             out["consistency"] = self._consistency(fwd, batch)
@@ -297,15 +318,15 @@ class AMRTrainer(keras.Model):
             if "sup" in self.blocks:
                 out["d_sup"] = losses.gan_loss(self._block(fake_logits, "sup", batch), 0.0, self.gan_loss)
                 # The auxiliary classifier learns on real data only (AC-GAN), with weight 1.
-                out["d_cls"] = losses.attribute_loss(y, class_logits[:batch])
+                out["d_cls"] = self._class_loss(y, class_logits[:batch])
                 d_loss += out["d_sup"] + out["d_cls"]
             out["d_loss"] = d_loss
             loss = self.d_optimizer.scale_loss(losses.average(d_loss) + self._decay(variables))
         self._minimize(self.d_optimizer, tape, loss, variables)
         if "sup" in self.blocks:
-            out["cls_real_accuracy"] = losses.attribute_accuracy(y, class_logits[:batch])
+            out["cls_real_accuracy"] = self._class_accuracy(y, class_logits[:batch])
             mix_logits = self._block(class_logits[batch:], "sup", batch)
-            out["cls_mix_accuracy"] = losses.attribute_accuracy(fwd["y_mix"], mix_logits)
+            out["cls_mix_accuracy"] = self._class_accuracy(fwd["y_mix"], mix_logits)
         return out
 
     def _train_probe(self, h, y):
@@ -358,7 +379,7 @@ class AMRTrainer(keras.Model):
             config[name] = None if model is None else keras.saving.serialize_keras_object(model)
         config.update(
             mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta, cls_weight=self.cls,
-            mask_temperature=self.mask_temperature,
+            mask_temperature=self.mask_temperature, label_kind=self.label_kind,
             update_g_every=self.update_g_every, recon_loss=self.recon_loss,
             gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed,
         )

@@ -3,6 +3,7 @@
 import keras
 
 from amr_tf import networks
+from amr_tf.config import ATTRIBUTE_DATASETS
 from trainers.acai import ACAITrainer
 from trainers.amr import AMRTrainer
 from trainers.vae import VAETrainer
@@ -62,6 +63,7 @@ def build_trainer(config, info):
             nets.encoder, nets.decoder, nets.discriminator, nets.probe, nets.class_mixer,
             mixer=config.mixer, k=config.k, beta=config.beta, cls_weight=config.cls,
             mask_temperature=config.mask_temperature, update_g_every=config.update_g_every,
+            label_kind="attributes" if config.dataset in ATTRIBUTE_DATASETS else "classes",
             gan_loss=config.gan_loss, **common,
         )
     trainer.compile(

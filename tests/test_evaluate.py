@@ -1,0 +1,264 @@
+"""amr_tf.evaluate: each metric on a tiny run, the figures, TensorBoard scalars, FID's refusal and
+formula, and the CLI contract (one subprocess test).
+
+Runs: a real one-epoch supervised digits run (cls = 1: probe, figures with the class mixer)
+and a real spiral run; digits AE+GAN, lines and dsprites_procedural runs are checkpoints of
+freshly built trainers written the way `fit` writes them (a real lines or dSprites epoch
+takes 20-25 s here, almost all of it the per-epoch evaluation of their 10k-18k-image
+valid and test splits).
+"""
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from amr_tf import evaluate, evaluation  # noqa: E402
+from amr_tf.config import Config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+SUMMARY_LINE = re.compile(r"^[a-z_]+=\S+$")
+
+
+def real_run(path, **overrides):
+    from trainers import run
+
+    run.fit(Config(**{"batch_size": 16, "epochs": 1, "steps_per_epoch": 2, **overrides}), path, verbose=0)
+    return path
+
+
+def built_run(path, **overrides):
+    """A run directory holding the epoch-1 checkpoint of a freshly built trainer (no training)."""
+    from amr_tf import data
+    from trainers import callbacks, checkpoint
+    from trainers.build import build_trainer
+
+    config = Config(**{"batch_size": 16, "epochs": 1, **overrides})
+    trainer = build_trainer(config, data.info(config.dataset, config))
+    path.mkdir(parents=True)
+    callbacks.write_json(path / "config.json", dataclasses.asdict(config))
+    meta = {"epoch": 1, "history": []}
+    checkpoint.save(checkpoint.best_path(path / "checkpoints"), checkpoint.groups(trainer), meta)
+    checkpoint.save(checkpoint.epoch_path(path / "checkpoints", 1), checkpoint.groups(trainer), meta)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Lazily made tiny runs, each once per module: runs("sup"), runs("spiral"), ..."""
+    root = tmp_path_factory.mktemp("evaluate")
+    makers = {
+        "sup": lambda p: real_run(p, dataset="digits", cls=1.0),
+        "spiral": lambda p: real_run(p, dataset="spiral"),
+        "aegan": lambda p: built_run(p, dataset="digits", mixer="none"),
+        "lines": lambda p: built_run(p, dataset="lines"),
+        "dsprites": lambda p: built_run(p, dataset="dsprites_procedural", mixer="bernoulli"),
+    }
+    made = {}
+
+    def get(name):
+        if name not in made:
+            made[name] = makers[name](root / name)
+        return made[name]
+
+    return get
+
+
+def read_scalars(run_dir):
+    """{tag: [(step, value)]} from RUN/logs/eval."""
+    import tensorflow as tf
+
+    out = {}
+    for path in sorted((Path(run_dir) / "logs" / "eval").glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                out.setdefault(value.tag, []).append((event.step, number))
+    return out
+
+
+def test_frechet_distance_by_hand():
+    eye = np.eye(3)
+    for method in ("eigh", "sqrtm"):
+        assert evaluation.frechet_distance(np.zeros(3), eye, np.zeros(3), eye, method) == pytest.approx(0, abs=1e-9)
+        # equal covariances: only the means count, ||(1, 2, 0)||^2 = 5
+        assert evaluation.frechet_distance([1, 2, 0], eye, [0, 0, 0], eye, method) == pytest.approx(5)
+        # diagonal covariances: sum of (m1 - m2)^2 + (s1 - s2)^2 per axis = 9 + 16 + (1 - 3)^2 + (2 - 4)^2 = 33
+        assert evaluation.frechet_distance([0, 0], np.diag([1, 4]), [3, 4], np.diag([9, 16]), method) == \
+            pytest.approx(33)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 5)), rng.normal(size=(40, 5)) @ rng.normal(size=(5, 5)) + 1
+    stats = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert evaluation.frechet_distance(*stats) == pytest.approx(evaluation.frechet_distance(*stats, method="sqrtm"))
+
+
+def test_fid_without_weights_is_refused_in_one_line_and_skipped_by_all(runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+    run_dir = runs("spiral")
+    with pytest.raises(ValueError, match="does not apply"):  # points: no FID at all
+        evaluate.evaluate_run(run_dir, "fid")
+    run_dir = runs("aegan")
+    with pytest.raises(ValueError) as refused:
+        evaluate.evaluate_run(run_dir, "fid")
+    message = str(refused.value)
+    assert "\n" not in message and "InceptionV3" in message and "--inception_weights" in message
+    with pytest.raises(ValueError, match="does not exist"):
+        evaluate.evaluate_run(run_dir, "fid", inception_weights=str(tmp_path / "missing.h5"))
+    chosen, notes = evaluate.select_metrics("all", Config(dataset="digits"))
+    assert "fid" not in chosen and any(n.startswith("fid skipped") for n in notes)
+    assert not (run_dir / "eval" / "fid.json").exists()
+
+
+def test_probe_refits_on_frozen_codes_and_reports_the_tracked_accuracy(runs):
+    run_dir = runs("sup")
+    record = evaluate.evaluate_run(run_dir, "probe", probe_examples=400)["probe"]
+    best = json.loads((run_dir / "best.json").read_text())
+    assert record["train_examples"] == 400 and record["valid_examples"] == 250 and record["test_examples"] == 250
+    assert record["converged"] and record["labels"] == "one-hot" and record["code_dims"] == 32
+    for key in ("valid_accuracy", "test_accuracy"):
+        assert 0.1 < record[key] <= 1.0  # random conv codes of digits are already linearly readable
+    assert record["summary"] == {
+        "probe_valid_accuracy": record["valid_accuracy"], "probe_test_accuracy": record["test_accuracy"],
+        "tracked_val_probe_accuracy": best["val_probe_accuracy"],
+        "tracked_test_probe_accuracy": best["test_probe_accuracy"]}
+    saved = json.loads((run_dir / "eval" / "probe.json").read_text())
+    assert saved["epoch"] == 1 and saved["checkpoint"] == "best" and saved["summary"] == record["summary"]
+    scalars = read_scalars(run_dir)
+    assert scalars["eval/probe_valid_accuracy"][-1] == (1, pytest.approx(record["valid_accuracy"]))
+    assert scalars["eval/probe_test_accuracy"][-1] == (1, pytest.approx(record["test_accuracy"]))
+
+
+def test_interpolation_figures_are_written_and_compare_runs_side_by_side(runs):
+    from PIL import Image
+
+    run_dir, other = runs("sup"), runs("aegan")
+    record = evaluate.evaluate_run(run_dir, "interpolations", compare=[other])["interpolations"]
+    figures = record["figures"]
+    assert set(figures) == {"pairs", "k2_vs_k3", "bernoulli", "gif", "class_mixer"}
+    assert sorted(Path(f).name for f in record["files"]) == \
+        ["bernoulli.png", "class_mixer.png", "k2_vs_k3.png", "pairs.png", "strip.gif"]
+    for f in record["files"]:
+        assert Path(f).parent == run_dir / "eval" / "figures" and Path(f).stat().st_size > 1000
+    assert [r["label"] for r in figures["pairs"]["rows"]] == ["pixel", "this: AMR mixup k2 +sup", "AE+GAN"]
+    assert figures["pairs"]["rows"][2]["run_dir"] == str(other)
+    # 5 pairs x 3 rows of 32 px tiles, scale 2: (1 + 15 * 33) * 2 px high
+    with Image.open(figures["pairs"]["file"]) as picture:
+        assert picture.size[1] == (1 + 15 * 33) * 2
+        assert np.asarray(picture).std() > 10  # not blank
+    with Image.open(figures["gif"]["file"]) as gif:
+        assert gif.n_frames == 2 * evaluate.GIF_STEPS - 2
+    assert figures["class_mixer"]["columns"][1] == "a=1.00" and len(figures["class_mixer"]["columns"]) == 10
+    assert record["summary"] == {"figures": 5, "figures_dir": str(run_dir / "eval" / "figures")}
+    # a fixed seed: the same pictures again
+    before = (run_dir / "eval" / "figures" / "pairs.png").read_bytes()
+    evaluate.evaluate_run(run_dir, "interpolations", compare=[other])
+    assert (run_dir / "eval" / "figures" / "pairs.png").read_bytes() == before
+
+
+def test_spiral_run_all_gives_probe_and_the_spiral_plot_only(runs):
+    run_dir = runs("spiral")
+    records = evaluate.evaluate_run(run_dir, "all")
+    assert list(records) == ["probe", "interpolations"]
+    assert [Path(f).name for f in records["interpolations"]["files"]] == ["spiral.png"]
+    assert (run_dir / "eval" / "figures" / "spiral.png").stat().st_size > 1000
+    assert records["probe"]["code_dims"] == 2
+
+
+def test_lines_metric_scores_the_model_and_the_references(runs):
+    run_dir = runs("lines")
+    record = evaluate.evaluate_run(run_dir, "lines", interpolations=4, steps=8)["lines"]
+    assert record["ideal"]["mean_distance"] < 1e-3 and abs(record["ideal"]["smoothness"]) < 1e-3
+    assert 0 <= record["pixel"]["mean_distance"] < 0.05  # blends of two lines are close to some line
+    assert record["model"]["mean_distance"] > record["pixel"]["mean_distance"]  # an untrained decoder
+    assert set(record["summary"]) == {"lines_mean_distance", "lines_smoothness", "pixel_mean_distance",
+                                      "pixel_smoothness"}
+    assert (run_dir / "eval" / "figures" / "lines.png").stat().st_size > 1000
+    scalars = read_scalars(run_dir)
+    assert scalars["eval/lines_mean_distance"][-1] == (1, pytest.approx(record["model"]["mean_distance"]))
+    assert "eval/lines_smoothness" in scalars
+
+
+def test_disentanglement_metric_on_a_dsprites_run(runs):
+    run_dir = runs("dsprites")
+    record = evaluate.evaluate_run(run_dir, "disentanglement", votes=12, batch_L=16, variance_samples=200,
+                                   seed=3)["disentanglement"]
+    assert np.array(record["votes"]).sum() == 12 and np.array(record["eval_votes"]).sum() == 12
+    assert np.array(record["votes"]).shape == (10, 5)  # the dsprites preset's 10 units, 5 factors
+    assert 0 <= record["eval_accuracy"] <= 1 and 0 <= record["train_accuracy"] <= 1
+    assert record["summary"]["disentanglement"] == record["eval_accuracy"]
+    assert record["factor_names"] == ["shape", "scale", "orientation", "pos_x", "pos_y"]
+    assert read_scalars(run_dir)["eval/disentanglement"][-1][0] == 1
+
+
+def test_grid_sampler_draws_any_factor_combination_from_the_splits():
+    sizes = (2, 3)
+    grid = np.stack(np.unravel_index(np.arange(6), sizes), axis=1)
+    order = np.random.default_rng(0).permutation(6)
+    parts = {"train": order[:3], "valid": order[3:5], "test": order[5:]}
+    classes = {s: grid[p] for s, p in parts.items()}
+    fetch = {s: (lambda idx, c=classes[s]: (c[idx].astype(np.float32) * 10, None)) for s in parts}
+    sample, draw = evaluate.grid_sampler(classes, fetch, sizes)
+    wanted = sample(20, np.random.default_rng(1))
+    np.testing.assert_array_equal(draw(wanted), wanted * 10)
+    with pytest.raises(ValueError, match="5 of the 6"):
+        evaluate.grid_sampler({"train": grid[:5]}, {"train": fetch["train"]}, sizes)
+
+
+def test_bad_requests_are_refused_before_anything_is_written(runs, tmp_path):
+    run_dir = runs("aegan")
+    cases = {
+        "does not apply to this run: it needs a run trained on --dataset=lines": dict(metric="lines"),
+        "does not apply to this run: it needs a run trained on dSprites": dict(metric="probe,disentanglement"),
+        "unknown metric 'nope'": dict(metric="nope"),
+        "--votes must be an integer >= 1": dict(metric="disentanglement", votes=0),
+        "unknown checkpoint 'middle'": dict(checkpoint="middle"),
+        "--compare is used by the interpolations metric only": dict(metric="probe", compare=[run_dir]),
+        "has images of shape (32, 32, 1); this run's are (2,)": dict(metric="interpolations", compare=[run_dir]),
+    }
+    for expected, kwargs in cases.items():
+        target = runs("spiral") if "(2,)" in expected else run_dir
+        with pytest.raises(ValueError) as refused:
+            evaluate.evaluate_run(target, **kwargs)
+        assert expected in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(ValueError, match="does not exist"):
+        evaluate.evaluate_run(tmp_path / "nowhere", "probe")
+    with pytest.raises(ValueError, match="not a run directory"):
+        evaluate.evaluate_run(tmp_path, "probe")
+    assert not (run_dir / "eval").exists()
+
+
+def test_cli_prints_name_value_lines_last_and_fails_in_one_line(runs, tmp_path):
+    run_dir = runs("spiral")
+    cmd = [sys.executable, "-m", "amr_tf.evaluate"]
+    procs = {
+        "ok": subprocess.Popen([*cmd, f"--run_dir={run_dir}", "--metric=probe", "--checkpoint=last"],
+                               cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        "missing": subprocess.Popen([*cmd, f"--run_dir={tmp_path / 'nowhere'}", "--metric=probe"],
+                                    cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        "inapplicable": subprocess.Popen([*cmd, f"--run_dir={run_dir}", "--metric=lines"],
+                                         cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE),
+    }
+    out = {name: (p.communicate(timeout=240), p.returncode) for name, p in procs.items()}
+    (stdout, stderr), code = out["ok"]
+    assert code == 0, stderr[-2000:]
+    lines = stdout.strip().splitlines()
+    assert lines[-4:] == [line for line in lines[-4:] if SUMMARY_LINE.match(line)]
+    assert [line.split("=")[0] for line in lines[-4:]] == [
+        "probe_valid_accuracy", "probe_test_accuracy", "tracked_val_probe_accuracy", "tracked_test_probe_accuracy"]
+    assert json.loads((run_dir / "eval" / "probe.json").read_text())["checkpoint"] == "last"
+    for name, expected in (("missing", "does not exist"), ("inapplicable", "does not apply")):
+        (stdout, stderr), code = out[name]
+        assert code == 2 and stdout == ""
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert stderr.startswith("amr_tf.evaluate: error: ") and expected in stderr
