@@ -22,6 +22,7 @@ HELP = {
     "cls": "Supervised class-mixer weight (Eq. 7; labels or --attributes as y); 0 = unsupervised.",
     "mask_temperature": "Class mixer mask: unset = Bernoulli sample with a straight-through gradient; "
                         "T > 0 = relaxed Bernoulli (binary Concrete) at temperature T.",
+    "cls_lr": "Adam learning rate of D's auxiliary classifier head (--cls only); unset: --lr, like the rest of D.",
     "kl_weight": "beta-VAE KL weight (--model=vae only; default 100 on dSprites, else 1).",
     "arch": "Network preset (default: dsprites for dSprites, spiral for the spiral, else "
             "acai<bottleneck>); see amr_tf.networks.PRESETS.",

@@ -47,6 +47,8 @@ class Config:
         mask_temperature: None: the class mixer's Bernoulli mask is sampled and made
             differentiable by the straight-through estimator; a number > 0: a relaxed
             Bernoulli (binary Concrete) sample at this temperature instead.
+        cls_lr: Adam learning rate of D's auxiliary classifier head (cls > 0 only); None: lr,
+            the head learning with the rest of D.
         kl_weight: the beta-VAE's KL weight (model "vae" only); None: 100 on dSprites, else 1.
         arch: network preset (see `amr_tf.networks.PRESETS`); None chooses from the data:
             "dsprites" for dSprites, "spiral" for the spiral, else acai<bottleneck>.
@@ -81,6 +83,7 @@ class Config:
     cls: float = 0.0
     mask_temperature: Optional[float] = None
     kl_weight: Optional[float] = None
+    cls_lr: Optional[float] = None
     arch: Optional[str] = None
     bottleneck: int = 32
     batch_size: int = 64
@@ -204,6 +207,15 @@ class Config:
             if self.cls == 0:
                 raise ValueError(f"mask_temperature={self.mask_temperature} applies to the supervised "
                                  "class mixer only: set --cls > 0")
+        if self.cls_lr is not None:
+            if not self.cls_lr > 0:
+                raise ValueError(f"cls_lr must be > 0 (or unset), got {self.cls_lr}")
+            if self.cls == 0:
+                raise ValueError(f"cls_lr={self.cls_lr} applies to the supervised class mixer's "
+                                 "classifier head only: set --cls > 0")
+            if self.precision == "mixed_float16":
+                raise ValueError("cls_lr with precision mixed_float16 is not supported (one loss scale "
+                                 "serves D and its head): use mixed_bfloat16, or leave --cls_lr unset")
         if self.attributes and self.dataset not in ATTRIBUTE_DATASETS:
             raise ValueError(f"--attributes applies to data sets with attributes "
                              f"({', '.join(ATTRIBUTE_DATASETS)}), not '{self.dataset}'; "

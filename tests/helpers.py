@@ -63,3 +63,16 @@ def roundtrip(obj):
     """`obj` serialized with Keras and deserialized again (a new object)."""
     config = keras.saving.serialize_keras_object(obj)
     return keras.saving.deserialize_keras_object(config)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
+
+
+def run_cli(module, *flags, timeout=300):
+    """`python -m module flags...` from the repository root; the CompletedProcess (text)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", module, *flags], cwd=ROOT, env=CLI_ENV, capture_output=True,
+                          text=True, timeout=timeout)

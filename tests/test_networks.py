@@ -295,7 +295,7 @@ def test_variational_encoder_parameters():
 
 
 @pytest.mark.parametrize("preset,shape,head", [
-    ("acai32", (32, 32, 3), 3 * 3 * 128 * 4 + 4),  # conv3x3 on the 128-channel features
+    ("acai32", (32, 32, 3), 4 * 4 * 128 * 4 + 4),  # Dense on the flattened 4x4x128 features
     ("dsprites", (64, 64, 1), 256 * 4 + 4),  # Dense on the last 256 hidden units
     ("spiral", (2,), 128 * 4 + 4),
 ])

@@ -115,24 +115,45 @@ class AMRTrainer(keras.Model):
 
     @property
     def optimizer_names(self):
-        return ["ae_optimizer", "d_optimizer", "probe_optimizer"]
+        names = ["ae_optimizer", "d_optimizer", "probe_optimizer"]
+        return names + (["cls_optimizer"] if getattr(self, "cls_optimizer", None) is not None else [])
+
+    @property
+    def class_head_variables(self):
+        """D's auxiliary classifier head (empty without one)."""
+        head = getattr(self.discriminator, "head", None) if self.discriminator is not None else None
+        return head.trainable_variables if head is not None else []
 
     @property
     def ae_variables(self):
         mixer_vars = self.class_mixer.trainable_variables if self.class_mixer is not None else []
         return self.encoder.trainable_variables + self.decoder.trainable_variables + mixer_vars
 
-    def compile(self, ae_optimizer, d_optimizer=None, probe_optimizer=None, **kwargs):
+    def compile(self, ae_optimizer, d_optimizer=None, probe_optimizer=None, cls_optimizer=None, **kwargs):
+        """`cls_optimizer` (optional) updates D's auxiliary classifier head on its own (the
+        supervised mixer's `cls_lr`); without it `d_optimizer` updates the head with the rest of D."""
         super().compile(**kwargs)
         self.ae_optimizer = ae_optimizer
         self.d_optimizer = d_optimizer
         self.probe_optimizer = probe_optimizer
+        self.cls_optimizer = cls_optimizer if self.class_head_variables else None
         # Built here, not lazily inside the step: slots created in a tf.cond branch or
         # a replica context fail (NOTES_TF.md items 3 and 5).
         ae_optimizer.build(self.ae_variables)
         if d_optimizer is not None:
-            d_optimizer.build(self.discriminator.trainable_variables)
+            d_optimizer.build(self._d_body_variables())
+        if self.cls_optimizer is not None:
+            self.cls_optimizer.build(self.class_head_variables)
         probe_optimizer.build(self.probe.trainable_variables)
+
+    def _d_body_variables(self):
+        """D's variables that `d_optimizer` updates: all of them, less the class head when the
+        head has its own optimizer."""
+        variables = self.discriminator.trainable_variables
+        if getattr(self, "cls_optimizer", None) is None:
+            return variables
+        head = {id(v) for v in self.class_head_variables}
+        return [v for v in variables if id(v) not in head]
 
     def call(self, x, training=False):
         return self.decoder(self.encoder(x, training=training), training=training)
@@ -302,7 +323,8 @@ class AMRTrainer(keras.Model):
     def _train_discriminator(self, x, y, fwd):
         batch = tf.shape(x)[0]
         fakes = tf.stop_gradient(tf.cast(fwd["fakes"], x.dtype))
-        variables = self.discriminator.trainable_variables
+        variables = self._d_body_variables()
+        head = self.class_head_variables if self.cls_optimizer is not None else []
         with tf.GradientTape() as tape:
             # One pass over [x; r; r_mix; r_sup]: D has no batch statistics, so this is exact.
             logits, class_logits = self._discriminate(tf.concat([x, fakes], axis=0))
@@ -321,8 +343,12 @@ class AMRTrainer(keras.Model):
                 out["d_cls"] = self._class_loss(y, class_logits[:batch])
                 d_loss += out["d_sup"] + out["d_cls"]
             out["d_loss"] = d_loss
-            loss = self.d_optimizer.scale_loss(losses.average(d_loss) + self._decay(variables))
-        self._minimize(self.d_optimizer, tape, loss, variables)
+            # One loss scale for both (mixed_float16 with --cls_lr is refused by the Config).
+            loss = self.d_optimizer.scale_loss(losses.average(d_loss) + self._decay(variables + head))
+        grads = tape.gradient(loss, variables + head)
+        self.d_optimizer.apply(grads[:len(variables)], variables)
+        if head:
+            self.cls_optimizer.apply(grads[len(variables):], head)
         if "sup" in self.blocks:
             out["cls_real_accuracy"] = self._class_accuracy(y, class_logits[:batch])
             mix_logits = self._block(class_logits[batch:], "sup", batch)
