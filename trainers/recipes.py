@@ -189,10 +189,6 @@ TABLES = _build()
 RECIPES = {r.name: r for rows in TABLES.values() for r in rows}
 PAPER_TABLES = ("1", "2", "3", "4")
 
-# ACAI's published lines table (Berthelot et al. 2019, Table 1), for the report: {method: (Mean
-# Distance x 1e-3, Smoothness)}. None until the numbers are checked against the paper.
-ACAI_LINES = None
-
 
 def table(name):
     """The recipes of table `name`, in the paper's order; ValueError names the tables."""
