@@ -134,6 +134,7 @@ def group(runs):
             "lamb": "-" if config.model == "vae" else f"{config.lamb:g}",
             "seeds": [r["config"].seed for r in members],
             "epochs": sorted({r["epochs_done"] for r in members}),
+            "unfinished": sum(r["epochs_done"] < r["config"].epochs for r in members),
             "steps_per_epoch": config.steps_per_epoch if len({r["config"].steps_per_epoch for r in members}) == 1
             else "mixed",
             "paper": recipe.paper if recipe else None,
@@ -197,8 +198,11 @@ def _columns(metric):
 
 
 def _epochs(row):
+    """Finished epochs (x steps when capped), and how many seeds have not finished their run."""
     epochs = "/".join(str(e) for e in row["epochs"])
-    return epochs if row["steps_per_epoch"] in (None, "mixed") else f"{epochs} x {row['steps_per_epoch']} steps"
+    if row["steps_per_epoch"] not in (None, "mixed"):
+        epochs += f" x {row['steps_per_epoch']} steps"
+    return epochs + (f" ({row['unfinished']} unfinished)" if row["unfinished"] else "")
 
 
 def markdown(rows):

@@ -132,7 +132,7 @@ def test_reproduce_tiny_recipe_runs_resumes_and_reports(tmp_path):
     mean = sum(accuracies) / 2
     std = abs(accuracies[0] - accuracies[1]) / 2 ** 0.5
     assert f"{mean:.2f} +- {std:.2f}" in row
-    assert "| 2 |" in row and "1 x 2 steps" in row
+    assert "| 2 | 1 x 2 steps |" in row  # both seeds finished: no "unfinished"
 
 
 def _fake_run(root, name, seed, val, test, **config):
@@ -157,6 +157,7 @@ def test_report_groups_seeds_and_matches_the_paper(tmp_path):
     assert main["table"] == "1" and main["paper"] == (98.01, 0.10) and main["seeds"] == [0, 1, 2]
     assert main["val_probe"][0] == pytest.approx(85.0) and main["val_probe"][1] == pytest.approx(5.0)
     assert main["test_probe"][0] == pytest.approx(75.0) and main["epochs"] == [3]
+    assert main["unfinished"] == 3  # 3 of the Config default 100 epochs done
     text = reports.report(tmp_path)
     assert "### MNIST d_h=32 (table 1)" in text and "85.00 +- 5.00" in text and "98.01 +- 0.10" in text
     assert "### mnist d_h=32" in text and "| 50.00 |" in text  # lambda 2 is no recipe of table 1
