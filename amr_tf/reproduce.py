@@ -24,19 +24,23 @@ quiet.import_tensorflow()
 from amr_tf import cli  # noqa: E402
 from trainers import recipes  # noqa: E402
 
-flags.DEFINE_string("table", None, f"Table to run: {', '.join(recipes.TABLES)}.")
-flags.DEFINE_float("scale", 1.0, "Multiply the paper's epochs by this (at least 1 epoch per run).")
-flags.DEFINE_integer("seeds", recipes.SEEDS, "Seeds per recipe (0 .. N-1); the paper used 3.")
-flags.DEFINE_string("only", None, "Comma-separated patterns: keep recipes whose name contains one.")
-flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch (default: the whole train split).")
-flags.DEFINE_string("out_dir", "runs/reproduce", "Where the runs go (<out_dir>/<recipe>/s<seed>).")
-flags.DEFINE_string("data_dir", None, "Where data sets are read from (TFDS data_dir or IDX files).")
-flags.DEFINE_boolean("list", False, "Print the table's recipes and run directories, and train nothing.")
-flags.DEFINE_integer("votes", 800, "disentanglement: votes (the paper: 800).")
-flags.DEFINE_integer("batch_L", 800, "disentanglement: images per vote (the paper: 800).")
-flags.DEFINE_integer("variance_samples", 10000, "disentanglement: images for each unit's global std.")
-flags.DEFINE_integer("interpolations", 16, "lines: pairs of test lines interpolated and scored.")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The CLI's flags; defined only when run as a program (the module is also a library)."""
+    flags.DEFINE_string("table", None, f"Table to run: {', '.join(recipes.TABLES)}.")
+    flags.DEFINE_float("scale", 1.0, "Multiply the paper's epochs by this (at least 1 epoch per run).")
+    flags.DEFINE_integer("seeds", recipes.SEEDS, "Seeds per recipe (0 .. N-1); the paper used 3.")
+    flags.DEFINE_string("only", None, "Comma-separated patterns: keep recipes whose name contains one.")
+    flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch (default: the whole train split).")
+    flags.DEFINE_string("out_dir", "runs/reproduce", "Where the runs go (<out_dir>/<recipe>/s<seed>).")
+    flags.DEFINE_string("data_dir", None, "Where data sets are read from (TFDS data_dir or IDX files).")
+    flags.DEFINE_boolean("list", False, "Print the table's recipes and run directories, and train nothing.")
+    flags.DEFINE_integer("votes", 800, "disentanglement: votes (the paper: 800).")
+    flags.DEFINE_integer("batch_L", 800, "disentanglement: images per vote (the paper: 800).")
+    flags.DEFINE_integer("variance_samples", 10000, "disentanglement: images for each unit's global std.")
+    flags.DEFINE_integer("interpolations", 16, "lines: pairs of test lines interpolated and scored.")
 
 
 def plan(table, scale=1.0, seeds=recipes.SEEDS, only=None, steps_per_epoch=None, out_dir="runs/reproduce",
@@ -144,4 +148,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
