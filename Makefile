@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PYTEST := $(PY) -m pytest -q
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-numerics bench clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +16,17 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(PY) -m amr_tf.demo
 
+# The whole suite on this CPU's default kernels, then the floating-point tests again on the
+# kernels an AVX2-only CPU runs (oneDNN held to AVX2) and on TensorFlow's own (oneDNN off).
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PYTEST) tests
+	$(MAKE) --no-print-directory test-numerics
+
+test-numerics: $(STAMP)
+	@echo "numerics tests with oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2):"
+	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) -m numerics tests
+	@echo "numerics tests with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0):"
+	TF_ENABLE_ONEDNN_OPTS=0 $(PYTEST) -m numerics tests
 
 bench: $(STAMP)
 	$(PY) -m amr_tf.bench --k=8

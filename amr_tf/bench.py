@@ -107,6 +107,7 @@ def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None
 
 def main(argv):
     del argv
+    from amr_tf import cpu
     from amr_tf.config import Config
 
     try:
@@ -136,7 +137,7 @@ def main(argv):
     print(
         f"samples_per_s={r['samples_per_s']:.1f} params_encoder={r['params_encoder']} "
         f"params_decoder={r['params_decoder']} mflops_per_sample={r['mflops_per_sample']:.1f} "
-        f"gflops_per_s={r['gflops_per_s']:.1f}",
+        f"gflops_per_s={r['gflops_per_s']:.1f} {cpu.summary()}",
         flush=True,
     )
 

@@ -732,7 +732,8 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
             dsprites: 64x64), (D,) for the spiral's points.
         n_classes: number of probe classes.
         dtype: dtype policy of f, g, D and the class mixer (e.g. "mixed_bfloat16"); None: the
-            global policy. The probe stays float32: it is a measuring instrument.
+            global policy. The probe stays float32 (it is a measuring instrument), unless
+            dtype is "float64" (numerics checks), which every network then follows.
         variational: the encoder predicts (mu, logvar) (`encoder.moments`); `encoder(x)`
             and the decoder's input keep the code's shape.
         n_attributes: A > 0 gives D an auxiliary classifier head (`with_classes=True`) and
@@ -750,7 +751,7 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
     encoder = p.encoder(shape, dtype, variational=variational)
     decoder = p.decoder(shape, dtype)
     discriminator = p.discriminator(shape, dtype, n_attributes=int(n_attributes))
-    probe = Probe(n_classes, dtype="float32")
+    probe = Probe(n_classes, dtype="float64" if dtype == "float64" else "float32")
     codes = encoder.compute_output_shape(inputs)
     encoder.build(inputs)
     decoder.build(codes)

@@ -58,15 +58,18 @@ def build_archive(encoder, decoder, image_shape):
         return tf.clip_by_value(tf.cast(decoder(h, training=False), tf.float32), -1.0, 1.0)
 
     def decode(code):
-        return {"image": g(code)}
+        return {"image": g(checked("serving_default", "code", code, (None, *code_shape)))}
 
     def encode(image):
-        return {"code": f(image)}
+        return {"code": f(checked("encode", "image", image, (None, *image_shape)))}
 
     def reconstruct(image):
-        return {"image": g(f(image))}
+        return {"image": g(f(checked("reconstruct", "image", image, (None, *image_shape))))}
 
     def interpolate(image_a, image_b, steps):
+        image_a = checked("interpolate", "image_a", image_a, (1, *image_shape))
+        image_b = checked("interpolate", "image_b", image_b, (1, *image_shape))
+        steps = tf.reshape(checked("interpolate", "steps", steps, ()), [])  # a static scalar from here on
         checks = [
             tf.debugging.assert_greater_equal(steps, 2, message="interpolate: steps must be >= 2"),
             tf.debugging.assert_less_equal(steps, MAX_STEPS, message=f"interpolate: steps must be <= {MAX_STEPS}"),
@@ -76,12 +79,17 @@ def build_archive(encoder, decoder, image_shape):
             # alpha = 1 - i / (steps - 1): exactly 1 at i = 0 and exactly 0 at i = steps - 1.
             i = tf.range(steps, dtype=tf.float32)
             alphas = 1.0 - i / tf.cast(steps - 1, tf.float32)
-        return {"images": g(mixers.mixup_fixed(h[0:1], h[1:2], alphas))}
+        return {"images": g(mixers.mixup_fixed(h[0], h[1], alphas))}
 
     def mix(codes, weights):
-        check = tf.debugging.assert_equal(
-            tf.shape(weights), tf.shape(codes)[:2], message="mix: weights must be [B, k] for codes [B, k, ...]")
-        with tf.control_dependencies([check]):
+        codes = checked("mix", "codes", codes, (None, None, *code_shape))
+        weights = checked("mix", "weights", weights, (None, None))
+        checks = [
+            tf.debugging.assert_equal(tf.shape(weights), tf.shape(codes)[:2],
+                                      message="mix: weights must be [B, k] for codes [B, k, ...]"),
+            tf.debugging.assert_positive(tf.shape(codes)[1], message="mix: k must be >= 1 (codes [B, k, ...])"),
+        ]
+        with tf.control_dependencies(checks):
             w = tf.reshape(weights, tf.concat([tf.shape(weights), tf.ones([len(code_shape)], tf.int32)], 0))
         return {"image": g(tf.reduce_sum(w * codes, axis=1))}
 
@@ -96,14 +104,50 @@ def build_archive(encoder, decoder, image_shape):
         "serving_default": (decode, [spec((None, *code_shape), "code")]),
         "encode": (encode, [image]),
         "reconstruct": (reconstruct, [image]),
-        "interpolate": (interpolate, [spec((1, *image_shape), "image_a"), spec((1, *image_shape), "image_b"),
-                                      spec((), "steps", tf.int32)]),
+        # No spec is fully known: TensorFlow would fold `checked`'s test into a constant of the
+        # declared shape at tracing time, while a flat call can still feed another shape. So
+        # image_a/image_b declare batch None (checked to be 1) and steps any rank (checked: scalar).
+        "interpolate": (interpolate, [spec((None, *image_shape), "image_a"), spec((None, *image_shape), "image_b"),
+                                      spec(None, "steps", tf.int32)]),
         "mix": (mix, [spec((None, None, *code_shape), "codes"), spec((None, None), "weights")]),
     }
     for name in SIGNATURES:
         fn, signature = endpoints[name]
         archive.add_endpoint(name, tf.function(fn), input_signature=signature)
     return archive
+
+
+def _shape_text(shape):
+    return "[" + ", ".join("B" if i == 0 and d is None else ("k" if d is None else str(d))
+                           for i, d in enumerate(shape)) + "]"
+
+
+def checked(signature, name, x, shape):
+    """`x` once the graph has checked it, before any layer sees it: rank and every known
+    dimension of `shape` (None: any size), and, for floats, that every value is finite.
+
+    A wrong input raises one `InvalidArgumentError` naming the signature, the input and the
+    expected shape, whichever convolution kernel the CPU would have picked (a wrong channel
+    count or rank reaching a convolution fails in a kernel-specific way, or aborts the process).
+    """
+    actual = tf.shape(x)
+    rank = len(shape)
+    # The shape padded with -1s, read by position: TensorFlow folds tf.rank or tf.size into a
+    # constant of the declared rank at tracing time, while a flat call can feed any rank.
+    padded = tf.concat([actual, tf.fill([rank + 1], -1)], axis=0)
+    ok = tf.equal(padded[rank], -1)  # no more than `rank` axes
+    if rank:
+        ok = tf.logical_and(ok, tf.greater_equal(padded[rank - 1], 0))  # and no fewer
+    for i, d in enumerate(shape):
+        if d is not None:
+            ok = tf.logical_and(ok, tf.equal(padded[i], d))
+    kind = "an int32 scalar" if x.dtype == tf.int32 and not shape else f"{x.dtype.name} {_shape_text(shape)}"
+    check = tf.debugging.Assert(ok, [f"{signature}: {name} must be {kind}; got shape", actual], summarize=8)
+    with tf.control_dependencies([check]):
+        x = tf.identity(x)
+    if x.dtype.is_floating:
+        x = tf.debugging.assert_all_finite(x, f"{signature}: {name} must be finite (no NaN or inf)")
+    return x
 
 
 def warmup_requests(model_name, image_shape, code_shape, seed=0):

@@ -57,6 +57,7 @@ def test_one_short_epoch_writes_the_run_directory(tmp_path):
     assert f"run_dir={out}" in result.stdout
 
 
+@pytest.mark.numerics
 def test_sigkill_then_resume_loses_at_most_one_epoch_and_matches_an_unbroken_run(tmp_path):
     flags = [*SHORT, "--mixer=mixup", "--k=2", "--epochs=4", "--update_g_every=2"]
     broken, unbroken = tmp_path / "broken", tmp_path / "unbroken"

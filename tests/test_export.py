@@ -15,6 +15,8 @@ import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+# The exported graph must compute what the networks compute, on every CPU kernel path.
+pytestmark = pytest.mark.numerics
 SIGNATURES = {"serving_default", "encode", "reconstruct", "interpolate", "mix"}
 SAVED_MODEL_CLI = str(Path(sys.executable).parent / "saved_model_cli")
 
@@ -63,22 +65,57 @@ FRESH_CHECKS = textwrap.dedent("""
                                  float(tf.reduce_max(tf.abs(mixed[1] - image[2]))),
                                  float(tf.reduce_max(tf.abs(mixed[3] - by_hand[0])))]
 
-    refused = {}
+    # Each wrong input must meet the signature's own check: one InvalidArgumentError whose
+    # message names the input and what it must be, whatever kernels this CPU's TensorFlow uses.
+    nan, inf = float("nan"), float("inf")
+    ok_code = code[:1]
     bad_calls = {
-        "encode 28x28": lambda: sig["encode"](image=tf.zeros([1, 28, 28, 1])),
-        "encode 3 channels": lambda: sig["encode"](image=tf.zeros([1, 32, 32, 3])),
-        "encode float64": lambda: sig["encode"](image=tf.zeros([1, 32, 32, 1], tf.float64)),
-        "decode wrong code": lambda: sig["serving_default"](code=tf.zeros([1, 4, 4, 3])),
-        "interpolate batch 2": lambda: sig["interpolate"](image_a=x[:2], image_b=x[:2], steps=tf.constant(3)),
-        "interpolate steps 1": lambda: sig["interpolate"](image_a=x[:1], image_b=x[1:2], steps=tf.constant(1)),
-        "mix k mismatch": lambda: sig["mix"](codes=codes, weights=tf.ones([4, 3])),
+        "encode: image must be float32 [B, 32, 32, 1]": [
+            lambda: sig["encode"](image=tf.zeros([1, 28, 28, 1])),
+            lambda: sig["encode"](image=tf.zeros([1, 32, 32, 3])),
+            lambda: sig["encode"](image=tf.zeros([32, 32, 1])),
+            lambda: sig["encode"](image=tf.zeros([1, 1, 32, 32, 1]))],
+        "expected to be a float tensor but is a double tensor": [
+            lambda: sig["encode"](image=tf.zeros([1, 32, 32, 1], tf.float64))],
+        "encode: image must be finite": [lambda: sig["encode"](image=tf.fill([1, 32, 32, 1], nan))],
+        "reconstruct: image must be float32 [B, 32, 32, 1]": [
+            lambda: sig["reconstruct"](image=tf.zeros([2, 32, 32, 3]))],
+        "reconstruct: image must be finite": [
+            lambda: sig["reconstruct"](image=tf.tensor_scatter_nd_update(x, [[0, 3, 3, 0]], [inf]))],
+        "serving_default: code must be float32 [B, 4, 4, 2]": [
+            lambda: sig["serving_default"](code=tf.zeros([1, 4, 4, 3])),
+            lambda: sig["serving_default"](code=tf.zeros([4, 4, 2]))],
+        "serving_default: code must be finite": [lambda: sig["serving_default"](code=ok_code * nan)],
+        "interpolate: image_a must be float32 [1, 32, 32, 1]": [
+            lambda: sig["interpolate"](image_a=x[:2], image_b=x[:1], steps=tf.constant(3))],
+        "interpolate: image_b must be float32 [1, 32, 32, 1]": [
+            lambda: sig["interpolate"](image_a=x[:1], image_b=tf.zeros([1, 32, 32, 3]), steps=tf.constant(3))],
+        "interpolate: image_b must be finite": [
+            lambda: sig["interpolate"](image_a=x[:1], image_b=x[1:2] * inf, steps=tf.constant(3))],
+        "interpolate: steps must be an int32 scalar": [
+            lambda: sig["interpolate"](image_a=x[:1], image_b=x[1:2], steps=tf.constant([3, 3]))],
+        "interpolate: steps must be >= 2": [
+            lambda: sig["interpolate"](image_a=x[:1], image_b=x[1:2], steps=tf.constant(1))],
+        "interpolate: steps must be <= 1024": [
+            lambda: sig["interpolate"](image_a=x[:1], image_b=x[1:2], steps=tf.constant(1025))],
+        "mix: codes must be float32 [B, k, 4, 4, 2]": [
+            lambda: sig["mix"](codes=tf.zeros([4, 2, 4, 4, 3]), weights=tf.ones([4, 2])),
+            lambda: sig["mix"](codes=code[:4], weights=tf.ones([4, 2]))],
+        "mix: weights must be [B, k] for codes [B, k, ...]": [
+            lambda: sig["mix"](codes=codes, weights=tf.ones([4, 3]))],
+        "mix: weights must be float32 [B, k]": [lambda: sig["mix"](codes=codes, weights=tf.ones([4, 2, 1]))],
+        "mix: k must be >= 1": [lambda: sig["mix"](codes=codes[:, :0], weights=tf.ones([4, 0]))],
+        "mix: weights must be finite": [lambda: sig["mix"](codes=codes, weights=weights * inf)],
+        "mix: codes must be finite": [lambda: sig["mix"](codes=codes * nan, weights=weights)],
     }
-    for name, call in bad_calls.items():
-        try:
-            call()
-            refused[name] = False
-        except (ValueError, TypeError, tf.errors.InvalidArgumentError):
-            refused[name] = True
+    refused = {}
+    for expected, calls in bad_calls.items():
+        for i, call in enumerate(calls):
+            try:
+                call()
+                refused[f"{expected} #{i}"] = "accepted"
+            except tf.errors.InvalidArgumentError as e:
+                refused[f"{expected} #{i}"] = True if expected in e.message else e.message[-400:]
     out["refused"] = refused
 
     warm = []
@@ -165,8 +202,10 @@ def test_mix_is_the_weighted_sum_of_codes(fresh):
     assert max(fresh["mix_minus_expected"]) < 1e-5
 
 
-def test_wrong_shapes_and_dtypes_are_refused(fresh):
-    assert fresh["refused"] and all(fresh["refused"].values()), fresh["refused"]
+def test_wrong_shapes_dtypes_ranges_and_non_finite_inputs_are_refused_by_the_signature(fresh):
+    assert len(fresh["refused"]) == 24
+    wrong = {case: got for case, got in fresh["refused"].items() if got is not True}
+    assert not wrong, wrong
 
 
 def test_warmup_requests_name_every_signature_and_run(fresh):

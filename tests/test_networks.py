@@ -202,6 +202,8 @@ def test_default_names(acai32):
         "encoder", "decoder", "discriminator", "probe", "class_mixer"]
 
 
+@pytest.mark.numerics
+@pytest.mark.bfloat16_convs
 def test_mixed_precision_keeps_the_logit_float32():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
@@ -402,6 +404,8 @@ def test_dsprites_convs_pad_like_torch_padding_1():
     np.testing.assert_allclose((up * x).sum(), (down * h).sum(), rtol=1e-4)
 
 
+@pytest.mark.numerics
+@pytest.mark.bfloat16_convs
 def test_mixed_precision_of_the_new_networks():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

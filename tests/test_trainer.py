@@ -112,6 +112,7 @@ def test_ae_gan_baseline_has_no_mix_terms():
     np.testing.assert_allclose(logs["d_loss"], logs["d_real"] + logs["d_recon"], rtol=1e-5)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize(
     "mixer,k,lamb,beta,recon,gan",
     [
@@ -167,6 +168,7 @@ def test_losses_match_an_eager_reference(mixer, k, lamb, beta, recon, gan):
         assert logs["consistency"] == 0.0
 
 
+@pytest.mark.numerics
 def test_xla_step_matches_the_eager_step():
     config = tiny_config(mixer="mixup", k=3, jit_compile=True)
     compiled, eager = make_trainer(config), make_trainer(config)
@@ -249,7 +251,8 @@ def test_fit_logs_val_probe_accuracy():
     assert int(trainer.ae_optimizer.iterations) == 1  # update_g_every=5: step 0 only
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.numerics
+@pytest.mark.parametrize("precision", [pytest.param("mixed_bfloat16", marks=pytest.mark.bfloat16_convs), "mixed_float16"])
 def test_mixed_precision_step_is_finite_and_close_to_float32(precision):
     batch = random_batch(BATCH, seed=3)
     reference = _logs(make_trainer(tiny_config(mixer="mixup", k=3)), batch)

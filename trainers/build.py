@@ -41,19 +41,21 @@ def build_networks(config, info, dtype=None):
     )
 
 
-def build_trainer(config, info):
+def build_trainer(config, info, dtype=None):
     """Networks, trainer and optimizers for `config` on data described by `info`.
 
     Args:
         config: an `amr_tf.config.Config`.
         info: the `amr_tf.data.DataInfo` of the data set (image shape, classes).
+        dtype: the networks' dtype policy in place of `config.precision`; "float64" runs the
+            networks' arithmetic in double precision (numerics checks; the losses stay float32).
 
     Returns:
         A compiled trainer (`AMRTrainer`, `ACAITrainer` or `VAETrainer` after `config.model`).
         Weights are seeded by `config.seed`.
     """
     keras.utils.set_random_seed(config.seed)
-    nets = build_networks(config, info, dtype=config.precision)
+    nets = build_networks(config, info, dtype=dtype or config.precision)
     common = dict(lamb=config.lamb, recon_loss=config.recon_loss, weight_decay=config.weight_decay,
                   seed=config.seed, name=f"{config.model}_trainer")
     if config.model == "vae":
