@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -q
 
-.PHONY: demo test test-numerics bench clean
+REF_VENV := benchmarks/.venv-reference
+
+.PHONY: demo test test-numerics bench reference-venv clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +32,11 @@ test-numerics: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m amr_tf.bench --k=8
+
+# torch (CPU) for benchmarks/against_original.py, in its own environment: never in .venv.
+reference-venv:
+	test -x $(REF_VENV)/bin/python || $(PYTHON) -m venv $(REF_VENV)
+	$(REF_VENV)/bin/python -m pip install --quiet -r benchmarks/reference-requirements.txt
 
 clean:
 	rm -rf runs/demo

@@ -44,6 +44,9 @@ HELP = {
     "data_dir": "Where data sets are read from (TFDS data_dir, or IDX files).",
     "attributes": "Comma-separated attributes as multi-hot labels (CelebA).",
     "jit_compile": "Compile the train step with XLA.",
+    "spectral_norm": "D's spectral norm: reparametrized (the original's: the raw kernel is trained and the "
+                     "gradient flows through sigma) or keras (keras.layers.SpectralNormalization: the kernel "
+                     "is overwritten by kernel / sigma, no gradient through sigma).",
     "precision": f"Compute precision: {', '.join(PRECISIONS)} (losses and the probe stay float32).",
 }
 FIELDS = tuple(f.name for f in dataclasses.fields(Config))

@@ -72,6 +72,10 @@ class Config:
         attributes: comma-separated attribute names used as multi-hot labels (CelebA).
         jit_compile: compile the train step with XLA.
         precision: "float32", or a Keras mixed policy ("mixed_bfloat16", "mixed_float16").
+        spectral_norm: D's spectral normalisation: "reparametrized" (the original's and
+            Miyato et al.'s: the raw kernel is trained, the gradient flows through sigma) or
+            "keras" (`keras.layers.SpectralNormalization`: the kernel is overwritten with
+            kernel / sigma, no gradient through sigma).
     """
 
     dataset: str = "digits"
@@ -103,6 +107,7 @@ class Config:
     attributes: Optional[str] = None
     jit_compile: bool = False
     precision: str = "float32"
+    spectral_norm: str = "reparametrized"
 
     def __post_init__(self):
         dsprites = self.dataset in DSPRITES
@@ -183,6 +188,7 @@ class Config:
 
         if self.arch is not None:
             _choice("arch", self.arch, tuple(networks.PRESETS))
+        _choice("spectral_norm", self.spectral_norm, networks.SPECTRAL_NORMS)
         if self.kl_weight is not None and self.model != "vae":
             raise ValueError(f"kl_weight={self.kl_weight} applies to --model=vae only (model is '{self.model}')")
         if self.model == "vae":

@@ -215,7 +215,7 @@ def _train_indices(config, split_data):
 
     n = split_data.size
     if config.subset_train and config.subset_train < n:
-        return registry.subset_indices(n, config.subset_train, config.seed)
+        return registry.subset_indices(n, config.subset_train)
     return np.arange(n)
 
 

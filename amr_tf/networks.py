@@ -16,7 +16,7 @@ float32.
 import math
 import numbers
 import types
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import keras
 from keras import ops
@@ -31,62 +31,217 @@ def _torch_init():
     return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
 
 
+def _torch_bias(fan_in):
+    """torch's Linear/Conv bias init: U(+-1/sqrt(fan_in)) (fan_in = inputs x kernel area)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class OriginalNormal(keras.initializers.RandomNormal):
+    """The original code's initialiser (`Initializer` in its architectures/arch_kyle.py, after
+    Kyle McDonald's ACAI port): N(0, s) with s = 1 / sqrt((1 + slope^2) * prod(w.shape[:-1]))
+    on torch's layout, for every conv kernel and every instance-norm gamma of f and g and for
+    D's first conv.
+
+    torch lays a conv kernel out (out, in, kh, kw), so prod(shape[:-1]) = out * in * kh (not
+    the fan-in: the quirk is reproduced as it is); Keras' (kh, kw, in, out) is mapped to that.
+    A gamma (shape (C,)) has prod(()) = 1: gamma ~ N(0, 1 / sqrt(1.04)), about half of them
+    negative. Biases and betas are zero (`bias_initializer="zeros"`).
+    """
+
+    def __init__(self, slope=0.2, seed=None):
+        super().__init__(mean=0.0, stddev=1.0, seed=seed)
+        self.slope = slope
+
+    @staticmethod
+    def torch_shape(shape):
+        """The torch layout of a Keras kernel shape: (kh, kw, in, out) -> (out, in, kh, kw)."""
+        shape = tuple(int(d) for d in shape)
+        return shape if len(shape) < 2 else (shape[-1], shape[-2], *shape[:-2])
+
+    def stddev_for(self, shape):
+        return 1.0 / math.sqrt((1.0 + self.slope ** 2) * math.prod(self.torch_shape(shape)[:-1]))
+
+    def __call__(self, shape, dtype=None):
+        self.stddev = self.stddev_for(shape)
+        return super().__call__(shape, dtype=dtype)
+
+    def get_config(self):
+        return {"slope": self.slope, "seed": self.seed}
+
+
+SPECTRAL_NORMS = ("reparametrized", "keras")
+
+
+@keras.saving.register_keras_serializable(package="amr_tf")
+class ReparametrizedSpectralNorm(keras.layers.Wrapper):
+    """Spectral normalisation as Miyato et al. (2018) and the original code define it: the raw
+    kernel w is the trained variable, the layer computes with w / sigma(w), and the gradient
+    flows through sigma (u and v, the power iteration's vectors, are held constant).
+
+    `keras.layers.SpectralNormalization` ("keras") instead overwrites the kernel with w / sigma
+    at each training call, so the optimiser steps on the normalised kernel and no gradient
+    flows through sigma. Wraps a `Conv2D` or a `Dense` layer.
+
+    With W the kernel as a matrix [fan_in, out] (the original's torch matrix transposed, its
+    rows permuted: the same singular values), a training call runs `power_iterations` of
+    v = normalise(W u), u = normalise(W^T v) from the stored u, stores u and v, and uses
+    sigma = v^T W u; an inference call uses the stored u and v as they are.
+
+    Args:
+        layer: a `keras.layers.Conv2D` or `keras.layers.Dense`.
+        power_iterations: power-iteration steps per training call (>= 1).
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            raise TypeError(f"ReparametrizedSpectralNorm wraps Conv2D or Dense, not {type(layer).__name__}")
+        if power_iterations < 1:
+            raise ValueError(f"power_iterations must be >= 1, got {power_iterations}")
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        kernel = self.layer.kernel
+        out = int(kernel.shape[-1])
+        fan_in = math.prod(int(d) for d in kernel.shape[:-1])
+        # The original draws u and v ~ N(0, 1) and normalises them; they are normalised again
+        # before every use here, so their scale at creation does not matter.
+        self.vector_u = self.add_weight(shape=(out,), initializer=keras.initializers.RandomNormal(),
+                                        trainable=False, name="vector_u", dtype=self.variable_dtype)
+        self.vector_v = self.add_weight(shape=(fan_in,), initializer=keras.initializers.RandomNormal(),
+                                        trainable=False, name="vector_v", dtype=self.variable_dtype)
+
+    @staticmethod
+    def _normalize(x):
+        return x / (ops.sqrt(ops.sum(ops.square(x))) + 1e-12)  # torch's l2normalize, eps 1e-12
+
+    def sigma(self, kernel, training=False):
+        """sigma(kernel), differentiable in the kernel; a training call advances u and v first."""
+        # float32 at least: a bfloat16 power iteration would lose the digits sigma needs
+        dtype = keras.backend.result_type(kernel.dtype, "float32")
+        w = ops.reshape(ops.cast(kernel, dtype), (-1, kernel.shape[-1]))
+        u = ops.cast(self.vector_u, dtype)
+        v = ops.cast(self.vector_v, dtype)
+        if training:
+            w_const = ops.stop_gradient(w)
+            u = self._normalize(u)
+            for _ in range(self.power_iterations):
+                v = self._normalize(ops.matmul(w_const, u))
+                u = self._normalize(ops.matmul(v, w_const))
+            self.vector_u.assign(ops.cast(u, self.vector_u.dtype))
+            self.vector_v.assign(ops.cast(v, self.vector_v.dtype))
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        return ops.sum(v * ops.matmul(w, u))
+
+    def call(self, inputs, training=False):
+        layer = self.layer
+        kernel = layer.kernel
+        normalized = kernel / ops.cast(self.sigma(kernel, training=training), kernel.dtype)
+        if isinstance(layer, keras.layers.Conv2D):
+            out = layer.convolution_op(inputs, normalized)
+        else:
+            out = ops.matmul(inputs, normalized)
+        if layer.use_bias:
+            out = out + layer.bias
+        if layer.activation is not None:
+            out = layer.activation(out)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
 def _he_init():
     """The Burgess networks' kaiming_init: kaiming_normal (gain sqrt 2, not truncated)."""
     return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
 
 
-def _spectral(layer, dtype, power_iterations, name=None):
-    """`layer` wrapped in spectral normalisation (named `name`) when `power_iterations` is given."""
+def _check_spectral_norm(kind):
+    if kind not in SPECTRAL_NORMS:
+        raise ValueError(f"unknown spectral_norm {kind!r}; choose one of {', '.join(SPECTRAL_NORMS)}")
+    return kind
+
+
+def _spectral(layer, dtype, power_iterations, name=None, kind="reparametrized"):
+    """`layer` wrapped in spectral normalisation of `kind` (see `SPECTRAL_NORMS`), named `name`,
+    when `power_iterations` is given."""
     if power_iterations is None:
         return layer
-    return keras.layers.SpectralNormalization(layer, power_iterations=power_iterations,
-                                              dtype=dtype, name=name)
+    wrapper = (ReparametrizedSpectralNorm if _check_spectral_norm(kind) == "reparametrized"
+               else keras.layers.SpectralNormalization)
+    return wrapper(layer, power_iterations=power_iterations, dtype=dtype, name=name)
 
 
-def _conv(filters, size, dtype, power_iterations=None, name=None):
-    """A conv ('same' for 3x3); spectrally normalised when `power_iterations` is given."""
+def _conv(filters, size, dtype, power_iterations=None, name=None, fan_in=None, spectral_norm="reparametrized"):
+    """A conv ('same' for 3x3), initialised as the original initialises it.
+
+    Plain: `OriginalNormal` kernel, zero bias. Spectrally normalised (`power_iterations`
+    given): the original's `Initializer` never reaches a wrapped conv, so it keeps torch's
+    defaults, kernel U(+-1/sqrt(fan_in)) and bias U(+-1/sqrt(fan_in)); `fan_in` (inputs x
+    kernel area) is then required.
+    """
+    if power_iterations is None:
+        kernel_init, bias_init = OriginalNormal(), "zeros"
+    else:
+        if fan_in is None:
+            raise ValueError("a spectrally normalised conv needs its fan_in for torch's bias init")
+        kernel_init, bias_init = _torch_init(), _torch_bias(fan_in)
     conv = keras.layers.Conv2D(
         filters, size, padding="same" if size > 1 else "valid", dtype=dtype,
-        kernel_initializer=_torch_init(), bias_initializer="zeros", name=name)
-    return _spectral(conv, dtype, power_iterations, name)
+        kernel_initializer=kernel_init, bias_initializer=bias_init, name=name)
+    return _spectral(conv, dtype, power_iterations, name, spectral_norm)
 
 
-def _dense(units, dtype, power_iterations=None, activation=None, init=_torch_init, name=None):
+def _dense(units, dtype, power_iterations=None, activation=None, init=_torch_init, name=None,
+           spectral_norm="reparametrized"):
     """A dense layer with zero bias; spectrally normalised when `power_iterations` is given."""
     dense = keras.layers.Dense(units, activation=activation, kernel_initializer=init(),
                                bias_initializer="zeros", dtype=dtype, name=name)
-    return _spectral(dense, dtype, power_iterations, name)
+    return _spectral(dense, dtype, power_iterations, name, spectral_norm)
 
 
-def _block(k, dtype, norm=True, power_iterations=None):
-    """conv3x3(k) + instance norm (affine, eps 1e-5) + LeakyReLU(0.01)."""
-    # groups=-1 is one group per channel: moments over (H, W) per example and channel.
-    in_norm = [keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, dtype=dtype)]
-    return ([_conv(k, 3, dtype, power_iterations)] + (in_norm if norm else [])
-            + [keras.layers.LeakyReLU(negative_slope=_SLOPE, dtype=dtype)])
+def _block(k, k_in, dtype, norm=True, power_iterations=None, spectral_norm="reparametrized"):
+    """conv3x3(k_in -> k) + instance norm (affine, eps 1e-5) + LeakyReLU(0.01)."""
+    # groups=-1 is one group per channel: moments over (H, W) per example and channel. The
+    # original's initialiser also draws the affine scale: gamma ~ N(0, 1/sqrt(1.04)).
+    in_norm = [keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=OriginalNormal(),
+                                               dtype=dtype)]
+    return ([_conv(k, 3, dtype, power_iterations, fan_in=9 * k_in if k_in else None,
+                   spectral_norm=spectral_norm)]
+            + (in_norm if norm else []) + [keras.layers.LeakyReLU(negative_slope=_SLOPE, dtype=dtype)])
 
 
-def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=None):
-    """Layers of f(x) (SPEC 1); D reuses them without norm and with spectral norm."""
+def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=None,
+                   spectral_norm="reparametrized"):
+    """Layers of f(x) (SPEC 1); D reuses them without norm and with spectral norm on every
+    conv but the first (the original's D starts with a plain conv1x1, as its encoder does)."""
     # The original's conv1x1 with padding=1: a 32x32 image becomes a 34x34 map (then 17, 8, 4).
-    stack = [keras.layers.ZeroPadding2D(1, dtype=dtype), _conv(depth, 1, dtype, power_iterations)]
+    stack = [keras.layers.ZeroPadding2D(1, dtype=dtype), _conv(depth, 1, dtype)]
+    k_in = depth
     for s in range(scales):
         for _ in range(2):
-            stack += _block(depth << s, dtype, norm, power_iterations)
+            stack += _block(depth << s, k_in, dtype, norm, power_iterations, spectral_norm)
+            k_in = depth << s
         stack.append(keras.layers.AveragePooling2D(2, dtype=dtype))
-    stack += _block(depth << scales, dtype, norm, power_iterations)
-    return stack + [_conv(latent, 3, dtype, power_iterations)]
+    stack += _block(depth << scales, k_in, dtype, norm, power_iterations, spectral_norm)
+    return stack + [_conv(latent, 3, dtype, power_iterations, fan_in=9 * (depth << scales),
+                          spectral_norm=spectral_norm)]
 
 
-def _burgess_convs(filters, dtype, power_iterations=None):
+def _burgess_convs(filters, dtype, power_iterations=None, spectral_norm="reparametrized"):
     """Four conv4x4 stride 2 + ReLU: 64 -> 32 -> 16 -> 8 -> 4 (Burgess et al. 2018)."""
     stack = []
     for _ in range(4):
         # 'same' with stride 2 on an even size pads 1 before and 1 after: torch's padding=1.
         conv = keras.layers.Conv2D(filters, 4, strides=2, padding="same", dtype=dtype,
                                    kernel_initializer=_he_init(), bias_initializer="zeros")
-        stack += [_spectral(conv, dtype, power_iterations), keras.layers.ReLU(dtype=dtype)]
+        stack += [_spectral(conv, dtype, power_iterations, kind=spectral_norm), keras.layers.ReLU(dtype=dtype)]
     # Keras flattens NHWC and torch NCHW: the first dense sees its inputs in another
     # order, which changes no parameter count and nothing a freshly initialised net can tell.
     return stack + [keras.layers.Flatten(dtype=dtype)]
@@ -227,10 +382,11 @@ class Decoder(_Stack):
         self.channels, self.depth, self.scales = channels, depth, scales
         dtype = self.dtype_policy
         self.body = []
+        k_in = None  # plain convs: their fan-in plays no part in their initialisation
         for s in reversed(range(scales)):
-            self.body += _block(depth << s, dtype) + _block(depth << s, dtype)
+            self.body += _block(depth << s, k_in, dtype) + _block(depth << s, k_in, dtype)
             self.body.append(keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype))
-        self.body += _block(depth, dtype) + [_conv(channels, 3, dtype)]
+        self.body += _block(depth, k_in, dtype) + [_conv(channels, 3, dtype)]
 
     def get_config(self):
         return {**super().get_config(),
@@ -249,29 +405,33 @@ class Discriminator(_Critic):
         power_iterations: power-iteration steps per training call of each spectral norm.
         n_attributes: outputs of the auxiliary classifier head, a spectrally normalised
             dense layer on the flattened features the final conv reads; 0: no head.
+        spectral_norm: "reparametrized" (the original's: gradient through sigma, see
+            `ReparametrizedSpectralNorm`) or "keras" (`keras.layers.SpectralNormalization`).
         **kwargs: `keras.Model` arguments (name, dtype, ...).
 
     Returns (from `call(x, training=False, with_classes=False)`):
         float32 logits of shape [B]; with `with_classes=True`, `(logits, class_logits)`
         with float32 class logits [B, n_attributes]. `training=True` advances the power
-        iteration and overwrites each kernel with kernel / sigma (Keras'
-        SpectralNormalization); `training=False` changes nothing.
+        iteration ("keras" also overwrites each kernel with kernel / sigma);
+        `training=False` changes nothing.
     """
 
-    def __init__(self, latent, depth=16, scales=3, power_iterations=1, n_attributes=0, **kwargs):
+    def __init__(self, latent, depth=16, scales=3, power_iterations=1, n_attributes=0,
+                 spectral_norm="reparametrized", **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
         self.latent, self.depth, self.scales = latent, depth, scales
         self.power_iterations, self.n_attributes = power_iterations, n_attributes
+        self.spectral_norm = _check_spectral_norm(spectral_norm)
         self.body = _encoder_stack(latent, depth, scales, self.dtype_policy, norm=False,
-                                   power_iterations=power_iterations)
-        self.head = (_dense(n_attributes, self.dtype_policy, power_iterations, name="class_head")
-                     if n_attributes else None)
+                                   power_iterations=power_iterations, spectral_norm=spectral_norm)
+        self.head = (_dense(n_attributes, self.dtype_policy, power_iterations, name="class_head",
+                            spectral_norm=spectral_norm) if n_attributes else None)
 
     def get_config(self):
         return {**super().get_config(), "latent": self.latent, "depth": self.depth,
                 "scales": self.scales, "power_iterations": self.power_iterations,
-                "n_attributes": self.n_attributes}
+                "n_attributes": self.n_attributes, "spectral_norm": self.spectral_norm}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -364,29 +524,32 @@ class BurgessDiscriminator(_Critic):
         float32 logits [B]; with `with_classes=True`, `(logits, class_logits [B, n_attributes])`.
     """
 
-    def __init__(self, filters=32, hidden=256, power_iterations=1, n_attributes=0, **kwargs):
+    def __init__(self, filters=32, hidden=256, power_iterations=1, n_attributes=0,
+                 spectral_norm="reparametrized", **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
         self.filters, self.hidden = filters, hidden
         self.power_iterations, self.n_attributes = power_iterations, n_attributes
+        self.spectral_norm = sn = _check_spectral_norm(spectral_norm)
         dtype, n = self.dtype_policy, power_iterations
-        self.body = _burgess_convs(filters, dtype, n) + [
-            _dense(hidden, dtype, n, activation="relu", init=_he_init),
-            _dense(hidden, dtype, n, activation="relu", init=_he_init),
-            _dense(1, dtype, n, init=_he_init)]
-        self.head = (_dense(n_attributes, dtype, n, init=_he_init, name="class_head")
+        self.body = _burgess_convs(filters, dtype, n, sn) + [
+            _dense(hidden, dtype, n, activation="relu", init=_he_init, spectral_norm=sn),
+            _dense(hidden, dtype, n, activation="relu", init=_he_init, spectral_norm=sn),
+            _dense(1, dtype, n, init=_he_init, spectral_norm=sn)]
+        self.head = (_dense(n_attributes, dtype, n, init=_he_init, name="class_head", spectral_norm=sn)
                      if n_attributes else None)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "hidden": self.hidden,
-                "power_iterations": self.power_iterations, "n_attributes": self.n_attributes}
+                "power_iterations": self.power_iterations, "n_attributes": self.n_attributes,
+                "spectral_norm": self.spectral_norm}
 
 
-def _mlp(hidden, n_layers, dtype, power_iterations=None):
+def _mlp(hidden, n_layers, dtype, power_iterations=None, spectral_norm="reparametrized"):
     """`n_layers` x (Dense(hidden) + LeakyReLU(0.2))."""
     stack = []
     for _ in range(n_layers):
-        stack += [_dense(hidden, dtype, power_iterations),
+        stack += [_dense(hidden, dtype, power_iterations, spectral_norm=spectral_norm),
                   keras.layers.LeakyReLU(negative_slope=0.2, dtype=dtype)]
     return stack
 
@@ -455,18 +618,22 @@ class MLPDiscriminator(_Critic):
         float32 logits [B]; with `with_classes=True`, `(logits, class_logits [B, n_attributes])`.
     """
 
-    def __init__(self, hidden=128, n_layers=2, power_iterations=1, n_attributes=0, **kwargs):
+    def __init__(self, hidden=128, n_layers=2, power_iterations=1, n_attributes=0,
+                 spectral_norm="reparametrized", **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
         self.hidden, self.n_layers = hidden, n_layers
         self.power_iterations, self.n_attributes = power_iterations, n_attributes
+        self.spectral_norm = sn = _check_spectral_norm(spectral_norm)
         dtype, n = self.dtype_policy, power_iterations
-        self.body = _mlp(hidden, n_layers, dtype, n) + [_dense(1, dtype, n)]
-        self.head = _dense(n_attributes, dtype, n, name="class_head") if n_attributes else None
+        self.body = _mlp(hidden, n_layers, dtype, n, sn) + [_dense(1, dtype, n, spectral_norm=sn)]
+        self.head = (_dense(n_attributes, dtype, n, name="class_head", spectral_norm=sn)
+                     if n_attributes else None)
 
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden, "n_layers": self.n_layers,
-                "power_iterations": self.power_iterations, "n_attributes": self.n_attributes}
+                "power_iterations": self.power_iterations, "n_attributes": self.n_attributes,
+                "spectral_norm": self.spectral_norm}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -580,9 +747,9 @@ class Preset(NamedTuple):
     def decoder(self, image_shape, dtype=None):
         return Decoder(image_shape[-1], self.depth, self.scales_for(image_shape), dtype=dtype)
 
-    def discriminator(self, image_shape, dtype=None, n_attributes=0):
+    def discriminator(self, image_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
         return Discriminator(self.latent, self.depth, self.scales_for(image_shape),
-                             n_attributes=n_attributes, dtype=dtype)
+                             n_attributes=n_attributes, spectral_norm=spectral_norm, dtype=dtype)
 
 
 class BurgessPreset(NamedTuple):
@@ -590,13 +757,15 @@ class BurgessPreset(NamedTuple):
 
     Args:
         z: code size (10 in the paper).
-        filters: channels of every conv (32).
+        filters: channels of every conv of f and g (32).
         hidden: units of the hidden dense layers (256).
+        d_filters: channels of D's convs, the original's ndf (None: `filters`).
     """
 
     z: int = 10
     filters: int = 32
     hidden: int = 256
+    d_filters: Optional[int] = None
 
     def mismatch(self, image_shape):
         if len(image_shape) != 3 or tuple(image_shape[:2]) != (64, 64):
@@ -610,9 +779,9 @@ class BurgessPreset(NamedTuple):
     def decoder(self, image_shape, dtype=None):
         return BurgessDecoder(image_shape[-1], self.filters, self.hidden, dtype=dtype)
 
-    def discriminator(self, image_shape, dtype=None, n_attributes=0):
-        return BurgessDiscriminator(self.filters, self.hidden, n_attributes=n_attributes,
-                                    dtype=dtype)
+    def discriminator(self, image_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
+        return BurgessDiscriminator(self.d_filters or self.filters, self.hidden, n_attributes=n_attributes,
+                                    spectral_norm=spectral_norm, dtype=dtype)
 
 
 class MLPPreset(NamedTuple):
@@ -645,8 +814,9 @@ class MLPPreset(NamedTuple):
     def decoder(self, input_shape, dtype=None):
         return MLPDecoder(input_shape[-1], self.hidden, self.n_layers, dtype=dtype)
 
-    def discriminator(self, input_shape, dtype=None, n_attributes=0):
-        return MLPDiscriminator(self.hidden, self.n_layers, n_attributes=n_attributes, dtype=dtype)
+    def discriminator(self, input_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
+        return MLPDiscriminator(self.hidden, self.n_layers, n_attributes=n_attributes,
+                                spectral_norm=spectral_norm, dtype=dtype)
 
 
 _PRESETS = {}
@@ -659,7 +829,7 @@ def register_preset(name, preset):
 
     A preset is any object with the methods of `Preset`: `mismatch(input_shape)`,
     `encoder(input_shape, dtype, variational)`, `decoder(input_shape, dtype)` and
-    `discriminator(input_shape, dtype, n_attributes)` (TypeError otherwise).
+    `discriminator(input_shape, dtype, n_attributes, spectral_norm)` (TypeError otherwise).
     """
     if name in _PRESETS:
         raise ValueError(f"Network preset {name!r} is already registered; "
@@ -674,6 +844,8 @@ register_preset("acai32", Preset(latent=2))
 register_preset("acai256", Preset(latent=16))
 register_preset("acai1024", Preset(latent=64))
 register_preset("dsprites", BurgessPreset())
+# The original's dSprites AE+GAN baseline: its script sets no --ndf, so D has the default 64.
+register_preset("dsprites_ndf64", BurgessPreset(d_filters=64))
 register_preset("spiral", MLPPreset())
 
 
@@ -723,7 +895,7 @@ def code_shape(preset, image_shape):
 
 
 def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=False,
-                   n_attributes=0):
+                   n_attributes=0, spectral_norm="reparametrized"):
     """Builds f, g, D, the probe (and the class mixer) of `preset` for inputs of `image_shape`.
 
     Args:
@@ -738,6 +910,8 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
             and the decoder's input keep the code's shape.
         n_attributes: A > 0 gives D an auxiliary classifier head (`with_classes=True`) and
             builds `ClassMixer(A, F)` with F = `code_shape(...)[-1]`.
+        spectral_norm: D's spectral normalisation, one of `SPECTRAL_NORMS` (see
+            `ReparametrizedSpectralNorm`).
 
     Returns:
         `Networks(encoder, decoder, discriminator, probe, class_mixer)`, all built;
@@ -750,7 +924,8 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
     inputs = (None, *shape)
     encoder = p.encoder(shape, dtype, variational=variational)
     decoder = p.decoder(shape, dtype)
-    discriminator = p.discriminator(shape, dtype, n_attributes=int(n_attributes))
+    discriminator = p.discriminator(shape, dtype, n_attributes=int(n_attributes),
+                                    spectral_norm=_check_spectral_norm(spectral_norm))
     probe = Probe(n_classes, dtype="float64" if dtype == "float64" else "float32")
     codes = encoder.compute_output_shape(inputs)
     encoder.build(inputs)

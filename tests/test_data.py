@@ -119,7 +119,8 @@ def test_eval_splits_are_ordered_and_complete(splits, split):
     np.testing.assert_array_equal(np.concatenate([b for _, b in first]), y)
 
 
-def test_subset_train_is_seeded(splits):
+def test_subset_train_is_the_same_examples_for_every_seed(splits):
+    # As the original's --subset_train: the seed varies the training, not the data.
     def subset(seed, n=50):
         cfg = tiny_config(batch_size=8, subset_train=n, seed=seed)
         return _images(_batches(data.load("digits", "train", cfg, training=False)))
@@ -127,9 +128,12 @@ def test_subset_train_is_seeded(splits):
     a, b, c = subset(0), subset(0), subset(1)
     assert len(a) == 50
     np.testing.assert_array_equal(a, b)
-    assert set(_keys(a)) != set(_keys(c))
+    np.testing.assert_array_equal(a, c)
     assert set(_keys(a)) <= set(_keys(splits["train"][0]))
     assert len(set(_keys(a))) == 50
+    assert set(_keys(subset(0, n=20))) <= set(_keys(a))  # a smaller subset is a prefix of the shuffle
+    # ... and not simply the split's first examples
+    assert set(_keys(a)) != set(_keys(splits["train"][0][:50]))
 
 
 def test_steps_per_epoch():

@@ -49,8 +49,8 @@ def test_parameter_counts_match_the_original(preset, channels, n_encoder, n_deco
 
 def test_discriminator_count_acai32_rgb(acai32):
     assert networks.count_trainable(acai32.discriminator) == 150_178
-    # one power-iteration vector u per conv, shape (1, filters), not trained
-    assert len(acai32.discriminator.non_trainable_weights) == 9
+    # the power iteration's u and v for each of the 8 normalised convs, not trained
+    assert len(acai32.discriminator.non_trainable_weights) == 16
 
 
 @pytest.mark.parametrize("preset,channels,latent", [("acai32", 1, 2), ("acai256", 3, 16)])
@@ -98,8 +98,11 @@ def test_layer_layout(acai32):
     assert len(_of_type(acai32.decoder, gn)) == 7  # every conv but the last
     assert len(_of_type(acai32.decoder, keras.layers.UpSampling2D)) == 3
     assert not _of_type(acai32.discriminator, gn)
-    assert not _of_type(acai32.discriminator, keras.layers.Conv2D)  # all wrapped
-    assert len(_of_type(acai32.discriminator, keras.layers.SpectralNormalization)) == 9
+    # The original's D starts with a plain conv1x1 (its Initializer, no spectral norm); the
+    # other 8 convs are spectrally normalised.
+    plain = _of_type(acai32.discriminator, keras.layers.Conv2D)
+    assert len(plain) == 1 and plain[0] is acai32.discriminator.body[1] and plain[0].kernel_size == (1, 1)
+    assert len(_of_type(acai32.discriminator, networks.ReparametrizedSpectralNorm)) == 8
     relus = [layer for m in acai32[:3] for layer in _of_type(m, keras.layers.LeakyReLU)]
     assert len(relus) == 7 + 7 + 7 and {r.negative_slope for r in relus} == {0.01}
     # no activation after the last conv of f, g and D
@@ -114,29 +117,72 @@ def test_instance_norm_is_per_example_per_channel(acai32):
     offset = rng.uniform(-5, 5, (3, 1, 1, 16))
     scale = rng.uniform(1, 4, (3, 1, 1, 16))
     x = (rng.normal(size=(3, 17, 17, 16)) * scale + offset).astype("float32")
-    y = norm(x).numpy()
-    np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=1e-4)
-    np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=1e-4)
-    # the affine parameters act per channel
-    norm.gamma.assign(np.full(16, 2.0, "float32"))
-    norm.beta.assign(np.full(16, 3.0, "float32"))
+    # the statistics are per example and channel; then gamma and beta act per channel
+    # (the fixture's own gamma and beta are the original's random draws: put back after)
+    gamma, beta = norm.gamma.numpy(), norm.beta.numpy()
+    outputs = []
     try:
-        y = norm(x).numpy()
+        for g, b in ((1.0, 0.0), (2.0, 3.0)):
+            norm.gamma.assign(np.full(16, g, "float32"))
+            norm.beta.assign(np.full(16, b, "float32"))
+            outputs.append(norm(x).numpy())
     finally:
-        norm.gamma.assign(np.ones(16, "float32"))
-        norm.beta.assign(np.zeros(16, "float32"))
-    np.testing.assert_allclose(y.mean(axis=(1, 2)), 3.0, atol=1e-4)
-    np.testing.assert_allclose(y.std(axis=(1, 2)), 2.0, atol=1e-4)
+        norm.gamma.assign(gamma)
+        norm.beta.assign(beta)
+    for y, (g, b) in zip(outputs, ((1.0, 0.0), (2.0, 3.0))):
+        np.testing.assert_allclose(y.mean(axis=(1, 2)), b, atol=1e-4)
+        np.testing.assert_allclose(y.std(axis=(1, 2)), g, atol=1e-4)
 
 
-def test_initialisers_match_pytorch_defaults(acai32):
-    conv = acai32.encoder.body[-4]  # conv3x3 64 -> 128, then IN, act and the last conv
-    assert conv.kernel.shape == (3, 3, 64, 128)
-    bound = 1 / np.sqrt(3 * 3 * 64)
-    w = conv.kernel.numpy()
-    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
-    assert abs(w.std() - bound / np.sqrt(3)) < 0.01 * bound
-    assert not conv.bias.numpy().any()
+def _original_std(kernel_shape):
+    """The original's Initializer on torch's (out, in, kh, kw): 1 / sqrt(1.04 * out * in * kh)."""
+    kh, kw, c_in, c_out = kernel_shape
+    return 1 / np.sqrt(1.04 * c_out * c_in * kh)
+
+
+def test_encoder_and_decoder_initialise_as_the_original(acai32):
+    """Every conv of f and g ~ N(0, 1/sqrt(1.04 out in kh)), biases 0; every instance-norm
+    gamma ~ N(0, 1/sqrt(1.04)) (about half negative), beta 0."""
+    gammas = []
+    for model in (acai32.encoder, acai32.decoder):
+        convs = _of_type(model, keras.layers.Conv2D)
+        assert len(convs) == (9 if model is acai32.encoder else 8)
+        for conv in convs:
+            w = conv.kernel.numpy()
+            want = _original_std(w.shape)
+            # the sample std of n normal draws is within 5 / sqrt(2 n) of the truth (5 sigma)
+            assert abs(w.std() - want) < want * (0.02 + 5 / np.sqrt(2 * w.size)), (conv.name, w.std(), want)
+            assert abs(w.mean()) < want * (0.02 + 5 / np.sqrt(w.size)), conv.name
+            assert not conv.bias.numpy().any(), conv.name
+        for norm in _of_type(model, keras.layers.GroupNormalization):
+            gammas.append(norm.gamma.numpy())
+            assert not norm.beta.numpy().any()
+    gamma = np.concatenate(gammas)
+    assert gamma.size == (16 + 16 + 32 + 32 + 64 + 64 + 128) + (64 + 64 + 32 + 32 + 16 + 16 + 16)  # 7 + 7 norms
+    want = 1 / np.sqrt(1.04)
+    assert abs(gamma.std() - want) < 5 * want / np.sqrt(2 * gamma.size), gamma.std()
+    assert abs(gamma.mean()) < 5 * want / np.sqrt(gamma.size), gamma.mean()
+    assert 0.35 < np.mean(gamma < 0) < 0.65
+
+
+def test_discriminator_initialises_as_the_original(acai32):
+    """The plain first conv1x1 takes the original's Initializer; the spectrally normalised
+    convs are out of its reach and keep torch's defaults, kernel and bias U(+-1/sqrt(fan_in))."""
+    disc = acai32.discriminator
+    first = disc.body[1]
+    assert isinstance(first, keras.layers.Conv2D) and first.kernel.shape == (1, 1, 3, 16)
+    assert not first.bias.numpy().any()
+    w = first.kernel.numpy()
+    assert abs(w.std() - _original_std(w.shape)) < 0.5 * _original_std(w.shape)  # 48 draws
+    for sn in _of_type(disc, networks.ReparametrizedSpectralNorm):
+        conv = sn.layer
+        kh, kw, c_in, c_out = conv.kernel.shape
+        bound = 1 / np.sqrt(kh * kw * c_in)
+        for values in (conv.kernel.numpy(), conv.bias.numpy()):
+            assert np.abs(values).max() <= bound
+            # U(-b, b) has std b / sqrt(3); its sample std is within ~5 / sqrt(n) of that
+            assert abs(values.std() - bound / np.sqrt(3)) < bound * (0.01 + 5 / np.sqrt(values.size)), conv.name
+        assert conv.bias.numpy().any()
 
 
 def _sigmas(layers):
@@ -144,11 +190,12 @@ def _sigmas(layers):
                                    compute_uv=False)[0] for sn in layers])
 
 
-def test_spectral_normalisation():
+def test_keras_spectral_normalisation_overwrites_the_kernel():
     keras.utils.set_random_seed(3)
-    disc = networks.Discriminator(latent=2)
+    disc = networks.Discriminator(latent=2, spectral_norm="keras")
     disc.build((None, 32, 32, 3))
     sns = _of_type(disc, keras.layers.SpectralNormalization)
+    assert len(sns) == 8
     assert np.abs(_sigmas(sns) - 1).max() > 0.2  # not normalised at initialisation
     x = _images(seed=3)
     for _ in range(50):
@@ -170,8 +217,82 @@ def test_spectral_normalisation():
 
 def test_power_iterations_reach_every_wrapper():
     disc = networks.Discriminator(latent=2, power_iterations=3)
+    sns = _of_type(disc, networks.ReparametrizedSpectralNorm)
+    assert len(sns) == 8 and {sn.power_iterations for sn in sns} == {3}
+    disc = networks.Discriminator(latent=2, power_iterations=2, spectral_norm="keras")
     sns = _of_type(disc, keras.layers.SpectralNormalization)
-    assert len(sns) == 9 and {sn.power_iterations for sn in sns} == {3}
+    assert len(sns) == 8 and {sn.power_iterations for sn in sns} == {2}
+    with pytest.raises(ValueError, match="unknown spectral_norm 'torch'; choose one of reparametrized, keras"):
+        networks.Discriminator(latent=2, spectral_norm="torch")
+
+
+def _top_singular_value(kernel):
+    return np.linalg.svd(np.reshape(kernel, (-1, kernel.shape[-1])), compute_uv=False)[0]
+
+
+def test_reparametrized_spectral_norm_trains_the_raw_kernel_and_divides_by_sigma():
+    keras.utils.set_random_seed(4)
+    disc = networks.Discriminator(latent=2)
+    disc.build((None, 32, 32, 3))
+    sns = _of_type(disc, networks.ReparametrizedSpectralNorm)
+    raw = [sn.layer.kernel.numpy() for sn in sns]
+    x = _images(seed=4)
+    for _ in range(60):
+        disc(x, training=True)
+    for sn, k0 in zip(sns, raw):
+        np.testing.assert_array_equal(sn.layer.kernel.numpy(), k0)  # calls never touch the raw kernel
+        # sigma = v^T W u from the power iteration approaches the top singular value from
+        # below: the effective kernel W / sigma has top singular value 1 (+ a little)
+        effective = k0 / float(sn.sigma(sn.layer.kernel))
+        assert 0.999 < _top_singular_value(effective) < 1.02, sn.name
+    # inference reads the stored u and v; it neither advances nor depends on a call count
+    u = [sn.vector_u.numpy() for sn in sns]
+    a = disc(x, training=False).numpy()
+    b = disc(x, training=False).numpy()
+    np.testing.assert_array_equal(a, b)
+    for sn, u0 in zip(sns, u):
+        np.testing.assert_array_equal(sn.vector_u.numpy(), u0)
+
+
+def test_reparametrized_spectral_norm_gradient_flows_through_sigma():
+    """d/dw of <r, conv(x, w / sigma(w))> with u and v held: tape against central differences
+    in float64, and not the gradient that treats sigma as a constant."""
+    rng = np.random.default_rng(5)
+    conv = keras.layers.Conv2D(4, 3, padding="same", dtype="float64")
+    sn = networks.ReparametrizedSpectralNorm(conv, dtype="float64")
+    x = rng.normal(size=(2, 6, 6, 3))
+    r = rng.normal(size=(2, 6, 6, 4))
+    sn(x, training=True)  # builds, and sets u and v
+    for _ in range(5):
+        sn(x, training=True)
+
+    def objective():
+        return tf.reduce_sum(sn(x, training=False) * r)
+
+    kernel = conv.kernel
+    with tf.GradientTape() as tape:
+        value = objective()
+    grad = tape.gradient(value, kernel).numpy()
+    w0 = kernel.numpy()
+    sigma = float(sn.sigma(kernel))
+    eps = 1e-6
+    flat = rng.choice(w0.size, 12, replace=False)
+    numeric = []
+    for i in flat:
+        bumped = []
+        for sign in (1, -1):
+            w = w0.copy().ravel()
+            w[i] += sign * eps
+            kernel.assign(w.reshape(w0.shape))
+            bumped.append(float(objective()))
+        kernel.assign(w0)
+        numeric.append((bumped[0] - bumped[1]) / (2 * eps))
+    np.testing.assert_allclose(grad.ravel()[flat], numeric, rtol=1e-6, atol=1e-8)
+    # treating sigma as a constant gives another gradient: conv's own, divided by sigma
+    with tf.GradientTape() as tape:
+        plain = tf.reduce_sum(conv.convolution_op(x, kernel / sigma) * r)
+    constant_sigma = tape.gradient(plain, kernel).numpy()
+    assert np.abs(constant_sigma - grad).max() > 1e-3 * np.abs(grad).max()
 
 
 @pytest.mark.parametrize("cls,args,shape", [
@@ -306,12 +427,12 @@ def test_auxiliary_classifier_head(preset, shape, head):
     nets = networks.build_networks(preset, shape, 10, n_attributes=4)
     disc = nets.discriminator
     assert plain.head is None and not any("class_head" in w.path for w in plain.weights)
-    assert isinstance(disc.head, keras.layers.SpectralNormalization)
+    assert isinstance(disc.head, networks.ReparametrizedSpectralNorm)
     assert sorted(w.path for w in disc.head.weights) == [
         "discriminator/class_head/class_head/bias", "discriminator/class_head/class_head/kernel",
-        "discriminator/class_head/vector_u"]
+        "discriminator/class_head/vector_u", "discriminator/class_head/vector_v"]
     assert networks.count_trainable(disc) == networks.count_trainable(plain) + head
-    assert len(disc.non_trainable_weights) == len(plain.non_trainable_weights) + 1  # its u
+    assert len(disc.non_trainable_weights) == len(plain.non_trainable_weights) + 2  # its u and v
     x = _inputs(shape)
     logits, classes = disc(x, training=False, with_classes=True)
     assert tuple(logits.shape) == (2,) and tuple(classes.shape) == (2, 4)
@@ -378,8 +499,8 @@ def test_dsprites_parameter_counts_match_pytorch_betavae_b():
     vae = networks.build_networks("dsprites", (64, 64, 1), n_classes=10, variational=True)
     assert networks.count_trainable(vae.encoder) == trunk + 256 * 20 + 20 == 252_052
     assert networks.count_trainable(vae.decoder) == decoder
-    # one u vector per SN layer (4 convs, 3 dense); the decoder ends in tanh
-    assert len(nets.discriminator.non_trainable_weights) == 7
+    # u and v per SN layer (4 convs, 3 dense); the decoder ends in tanh
+    assert len(nets.discriminator.non_trainable_weights) == 14
     assert nets.decoder.body[-1].activation is keras.activations.tanh
     assert networks.count_trainable(nets.probe) == 10 * 10 + 10
 

@@ -79,7 +79,8 @@ def test_registry_has_the_spec_k_and_dsprites_lines():
             recipe = _find(table, dataset, 32, *names[label])
             config = recipe.config()
             assert recipe.paper[0] == float(score) and recipe.metric == "disentanglement"
-            assert config.lamb == 1.0 and config.preset == "dsprites"
+            assert config.lamb == 1.0
+            assert config.preset == ("dsprites_ndf64" if label == "AE+GAN" else "dsprites")
             if label.startswith("beta-VAE"):
                 assert (config.model, config.kl_weight, config.recon_loss) == ("vae", 100.0, "bce_sum")
 
@@ -168,7 +169,8 @@ def test_report_groups_seeds_and_matches_the_paper(tmp_path):
 
 def test_report_reads_eval_scores_and_tells_settings_apart(tmp_path):
     for seed, score in ((0, 0.5), (1, 0.6)):
-        run_dir = _fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3)
+        run_dir = _fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3,
+                            probe_lr=None, weight_decay=0.0)  # as the recipe (the original's scripts)
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "disentanglement.json").write_text(json.dumps({"summary": {"disentanglement": score}}))
     for lr in (2e-3, 1e-3):  # neither is the lines recipe's lr: one setting label, two settings
@@ -194,3 +196,20 @@ def test_cli_errors_and_list(tmp_path):
                      f"--out_dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert "1/mnist/acai seed 0: lamb=2 epochs=20" in result.stdout and "paper 98.66 +- 0.36" in result.stdout
+
+
+def test_recipes_train_as_the_original_scripts_did():
+    """The original's probe (Adam at lr, 1e-4) everywhere; its dSprites scripts' weight decay 0
+    and, for the AE+GAN baseline, a discriminator of ndf 64 (the AMR scripts pass --ndf=32)."""
+    from amr_tf import networks
+
+    for r in recipes.RECIPES.values():
+        config = r.config()
+        assert config.probe_lr is None, r.name
+        dsprites = config.dataset.startswith("dsprites")
+        assert config.weight_decay == (0.0 if dsprites else 1e-5), r.name
+    for table in ("4", "dsprites_procedural"):
+        for r in recipes.table(table):
+            config = r.config()
+            disc = networks.build_networks(config.preset, (64, 64, 1), 3).discriminator
+            assert disc.filters == (64 if r.method == "AE+GAN" else 32), r.name

@@ -38,6 +38,7 @@ def build_networks(config, info, dtype=None):
     return networks.build_networks(
         config.preset, tuple(info.image_shape), info.n_classes, dtype=dtype,
         variational=config.model == "vae", n_attributes=info.n_classes if config.cls > 0 else 0,
+        spectral_norm=config.spectral_norm,
     )
 
 

@@ -32,7 +32,7 @@ def _keep(name, split, config):
     if split != "train" or config is None or not config.subset_train:
         return None
     n = info(name, config).split_sizes["train"]
-    return registry.subset_indices(n, config.subset_train, config.seed) if config.subset_train < n else None
+    return registry.subset_indices(n, config.subset_train) if config.subset_train < n else None
 
 
 def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None) -> "tf.data.Dataset":

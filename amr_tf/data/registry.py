@@ -94,9 +94,12 @@ def permutation_split(n: int, sizes: Dict[str, int], seed: int) -> Dict[str, np.
     return parts
 
 
-def subset_indices(n: int, subset: int, seed: int) -> np.ndarray:
-    """The (sorted) indices of the `subset` training examples kept out of `n`, drawn from `seed`."""
-    return np.sort(np.random.default_rng(seed).permutation(n)[:subset])
+def subset_indices(n: int, subset: int) -> np.ndarray:
+    """The (sorted) indices of the `subset` training examples kept out of `n`: the first `subset`
+    of one fixed shuffle, the same for every seed, as the original's `--subset_train` keeps
+    (its per-seed shuffle reorders the first N indices without changing which they are), so
+    that seeds vary the training, not the data."""
+    return np.sort(np.random.default_rng(0).permutation(n)[:subset])
 
 
 @dataclasses.dataclass(frozen=True)
