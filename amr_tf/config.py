@@ -28,6 +28,8 @@ DSPRITES = ("dsprites", "dsprites_procedural")
 ATTRIBUTE_DATASETS = ("celeba",)
 BOTTLENECKS = (32, 256, 1024)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# How the trainer calls D (see trainers/amr.py): one batched call, or the original's five a step.
+D_CALLS = ("batched", "original")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +78,9 @@ class Config:
             Miyato et al.'s: the raw kernel is trained, the gradient flows through sigma) or
             "keras" (`keras.layers.SpectralNormalization`: the kernel is overwritten with
             kernel / sigma, no gradient through sigma).
+        d_calls: "batched" (one D call over [x; r; r_mix], and one over the fakes on the
+            generator's steps) or "original" (the original's five calls a step, each its own
+            power iteration; see `trainers.amr.D_CALLS`).
     """
 
     dataset: str = "digits"
@@ -108,6 +113,7 @@ class Config:
     jit_compile: bool = False
     precision: str = "float32"
     spectral_norm: str = "reparametrized"
+    d_calls: str = "batched"
 
     def __post_init__(self):
         dsprites = self.dataset in DSPRITES
@@ -189,6 +195,7 @@ class Config:
         if self.arch is not None:
             _choice("arch", self.arch, tuple(networks.PRESETS))
         _choice("spectral_norm", self.spectral_norm, networks.SPECTRAL_NORMS)
+        _choice("d_calls", self.d_calls, D_CALLS)
         if self.kl_weight is not None and self.model != "vae":
             raise ValueError(f"kl_weight={self.kl_weight} applies to --model=vae only (model is '{self.model}')")
         if self.model == "vae":

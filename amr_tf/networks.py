@@ -19,6 +19,7 @@ import types
 from typing import NamedTuple, Optional
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 _SLOPE = 0.01  # PyTorch's LeakyReLU default, which the original code used.
@@ -133,8 +134,26 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
                 u = self._normalize(ops.matmul(v, w_const))
             self.vector_u.assign(ops.cast(u, self.vector_u.dtype))
             self.vector_v.assign(ops.cast(v, self.vector_v.dtype))
-        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
-        return ops.sum(v * ops.matmul(w, u))
+        return self._sigma_of(w, ops.stop_gradient(u), ops.stop_gradient(v))
+
+    def _sigma_of(self, w, u, v):
+        """v^T W u, whose gradient v u^T reads u and v from this layer's variables when the
+        gradient is taken, as the original's does: its SpectralNorm assigns them through
+        `.data`, which autograd does not see, so when D is called several times before one
+        backward pass (d_calls="original"), every call's sigma gets the gradient of the last
+        call's u and v. With one call per update (d_calls="batched") that is the call's own."""
+        layer = self
+
+        @tf.custom_gradient
+        def sigma(w):
+            def grad(upstream):
+                u_now = tf.cast(layer.vector_u, w.dtype)
+                v_now = tf.cast(layer.vector_v, w.dtype)
+                return upstream * v_now[:, None] * u_now[None, :]
+
+            return tf.reduce_sum(v * tf.linalg.matvec(w, u)), grad
+
+        return sigma(w)
 
     def call(self, inputs, training=False):
         layer = self.layer
@@ -164,7 +183,7 @@ def _he_init():
 
 def _check_spectral_norm(kind):
     if kind not in SPECTRAL_NORMS:
-        raise ValueError(f"unknown spectral_norm {kind!r}; choose one of {', '.join(SPECTRAL_NORMS)}")
+        raise ValueError(f"unknown spectral_norm '{kind}'; choose one of: {', '.join(SPECTRAL_NORMS)}")
     return kind
 
 
@@ -323,6 +342,19 @@ class _Critic(_Stack):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
+
+    def advance_power_iteration(self):
+        """What a training call does to the spectral norms' state, without the call: one more
+        power iteration of every wrapper (the "keras" kind also rescales its kernel, as its
+        call does). The original's AE+GAN baseline calls D on a mix whose verdict it discards;
+        this is that call's lasting effect."""
+        for layer in self.body + ([self.head] if self.head is not None else []):
+            if isinstance(layer, ReparametrizedSpectralNorm):
+                layer.sigma(layer.layer.kernel, training=True)
+            elif isinstance(layer, keras.layers.SpectralNormalization):
+                u, kernel = layer.normalized_weights()
+                layer.vector_u.assign(u)
+                layer.kernel.assign(kernel)
 
     def call(self, x, training=False, with_classes=False):
         for layer in self.body[:-1]:

@@ -222,7 +222,7 @@ def test_power_iterations_reach_every_wrapper():
     disc = networks.Discriminator(latent=2, power_iterations=2, spectral_norm="keras")
     sns = _of_type(disc, keras.layers.SpectralNormalization)
     assert len(sns) == 8 and {sn.power_iterations for sn in sns} == {2}
-    with pytest.raises(ValueError, match="unknown spectral_norm 'torch'; choose one of reparametrized, keras"):
+    with pytest.raises(ValueError, match="unknown spectral_norm 'torch'; choose one of: reparametrized, keras"):
         networks.Discriminator(latent=2, spectral_norm="torch")
 
 
@@ -569,9 +569,34 @@ def test_config_round_trip_of_the_new_networks(cls, args, shape):
 
 def test_presets_registry_accepts_objects_with_the_preset_methods():
     assert networks.get_preset("dsprites").z == 10 and networks.get_preset("spiral").z == 2
-    assert sorted(networks.PRESETS) == ["acai1024", "acai256", "acai32", "dsprites", "spiral"]
+    assert sorted(networks.PRESETS) == ["acai1024", "acai256", "acai32", "dsprites", "dsprites_ndf64", "spiral"]
     with pytest.raises(TypeError, match="mismatch"):
         networks.register_preset("not_a_preset", object())
     assert "not_a_preset" not in networks.PRESETS
     with pytest.raises(ValueError, match="n_attributes"):
         networks.build_networks("acai32", (32, 32, 3), 10, n_attributes=-1)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_sigma_gradient_reads_the_last_calls_u_and_v_like_the_original(graph):
+    """Two training calls, then one backward pass: both sigmas get the gradient v2 u2^T of the
+    second call's vectors (the original assigns u and v through `.data`, unseen by autograd)."""
+    keras.utils.set_random_seed(6)
+    conv = keras.layers.Conv2D(5, 3, padding="same")
+    sn = networks.ReparametrizedSpectralNorm(conv)
+    sn.build((None, 6, 6, 4))
+    kernel = conv.kernel
+
+    def two_calls():
+        with tf.GradientTape() as tape:
+            s1 = sn.sigma(kernel, training=True)
+            u1 = tf.identity(sn.vector_u)
+            s2 = sn.sigma(kernel, training=True)
+            loss = 2.0 * s1 + 3.0 * s2
+        return tape.gradient(loss, kernel), u1
+
+    grad, u1 = (tf.function(two_calls) if graph else two_calls)()
+    u2, v2 = sn.vector_u.numpy(), sn.vector_v.numpy()
+    assert not np.allclose(u1.numpy(), u2)  # the calls really left different vectors
+    want = 5.0 * np.outer(v2, u2).reshape(kernel.shape)
+    np.testing.assert_allclose(grad.numpy(), want, rtol=1e-5, atol=1e-7)

@@ -297,3 +297,46 @@ def test_generator_terms_are_averaged_over_generator_steps_only():
     after_two = _logs(trainer2, batches[1])
     assert after_two["g_loss"] == pytest.approx(g_losses[0], rel=1e-6)
     assert after_two["recon"] != pytest.approx(recons[0], rel=1e-6)  # recon averages both steps
+
+
+@pytest.mark.parametrize("mixer,d_calls,due,calls", [
+    ("mixup", "batched", True, 2), ("mixup", "batched", False, 1),
+    ("mixup", "original", True, 5), ("mixup", "original", False, 5),
+    # AE+GAN: the original still calls D on a mix it discards (4 calls a step)
+    ("none", "batched", True, 2), ("none", "original", True, 4), ("none", "original", False, 4)])
+def test_each_discriminator_call_advances_the_power_iteration_once(mixer, d_calls, due, calls):
+    """"original" calls D five times a step, as the original code does (D(r), D(r_mix) for the
+    generator even when it does not update, then D(x), D(r), D(r_mix)); "batched" once for D and
+    once more on the generator's steps. D's weights do not change before its update, so u after
+    the step is `calls` power iterations of u before it."""
+    trainer = make_trainer(tiny_config(mixer=mixer, k=2, d_calls=d_calls))
+    assert trainer.d_calls == d_calls
+    sns = [layer for layer in trainer.discriminator.body if isinstance(layer, networks.ReparametrizedSpectralNorm)]
+    assert len(sns) == 8
+    before = [(sn.vector_u.numpy(), sn.layer.kernel.numpy()) for sn in sns]
+    trainer.train_step(random_batch(BATCH, seed=8), update_generator=due)
+
+    def normalize(a):
+        return a / (np.linalg.norm(a) + 1e-12)
+
+    for sn, (u, kernel) in zip(sns, before):
+        w = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)
+        u = u.astype(np.float64)
+        for _ in range(calls):
+            u = normalize(u)
+            v = normalize(w @ u)
+            u = normalize(v @ w)
+        np.testing.assert_allclose(sn.vector_u.numpy(), u, rtol=1e-4, atol=1e-6, err_msg=sn.name)
+
+
+def test_d_calls_original_gives_the_batched_losses_at_the_first_call():
+    """Both ways see the same rows; at step 0 only sigma's power-iteration state can differ,
+    so D's verdict on real images (its first call of the D phase in both) is close, not equal."""
+    batch = random_batch(BATCH, seed=9)
+    batched = _logs(make_trainer(tiny_config(mixer="mixup", k=2)), batch)
+    original = _logs(make_trainer(tiny_config(mixer="mixup", k=2, d_calls="original")), batch)
+    assert batched["recon"] == pytest.approx(original["recon"], rel=1e-5)  # no D in it
+    for name in ("d_real", "d_recon", "d_mix", "g_gan_recon", "g_gan_mix"):
+        assert np.isfinite(original[name]) and original[name] == pytest.approx(batched[name], rel=0.05), name
+    with pytest.raises(ValueError, match="unknown d_calls 'twice'; choose one of: batched, original"):
+        tiny_config(d_calls="twice")

@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from amr_tf import losses, mixers
+from amr_tf.config import D_CALLS
 
 LOSS_NAMES = (
     "g_loss", "recon", "g_gan_recon", "g_gan_mix", "consistency",
@@ -30,6 +31,11 @@ LOSS_NAMES = (
 SUPERVISED_NAMES = ("g_gan_sup", "g_cls", "d_sup", "d_cls", "cls_real_accuracy", "cls_mix_accuracy")
 EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
 LABEL_KINDS = ("classes", "attributes")
+# How D meets the batch's images (`D_CALLS`). "batched": one call over [x; r; r_mix; ...] for D's
+# update and one over the fakes on the generator's steps. "original": the original's five calls
+# a step, D(r) and D(r_mix) for the generator on every step (their verdict discarded when it does
+# not update), then D(x), D(r), D(r_mix) for D; with spectral norm every call advances the power
+# iteration and has its own sigma, so only "original" reproduces its updates exactly.
 
 
 @tf.custom_gradient
@@ -60,6 +66,7 @@ class AMRTrainer(keras.Model):
         recon_loss, gan_loss: loss kinds of `amr_tf.losses`.
         weight_decay: coupled L2 decay added to every gradient (as torch's Adam).
         seed: seeds the mixing randomness (a `keras.random.SeedGenerator`, checkpointed).
+        d_calls: one of `D_CALLS`.
 
     Example:
         >>> nets = networks.build_networks("acai32", (32, 32, 1), 10)
@@ -71,7 +78,7 @@ class AMRTrainer(keras.Model):
     def __init__(self, encoder, decoder, discriminator, probe, class_mixer=None, mixer="mixup", k=2,
                  lamb=10.0, beta=0.0, cls_weight=0.0, mask_temperature=None, label_kind="classes",
                  update_g_every=5,
-                 recon_loss="l1", gan_loss="bce", weight_decay=1e-5, seed=0, **kwargs):
+                 recon_loss="l1", gan_loss="bce", weight_decay=1e-5, seed=0, d_calls="batched", **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.decoder = encoder, decoder
         self.discriminator, self.probe = discriminator, probe
@@ -85,6 +92,9 @@ class AMRTrainer(keras.Model):
         self.update_g_every = update_g_every
         self.recon_loss, self.gan_loss = recon_loss, gan_loss
         self.weight_decay, self.seed = weight_decay, seed
+        if d_calls not in D_CALLS:
+            raise ValueError(f"unknown d_calls '{d_calls}'; choose one of: {', '.join(D_CALLS)}")
+        self.d_calls = d_calls
         mixers.get_mixer(mixer)  # fail early on an unknown name
         if cls_weight > 0 and class_mixer is None:
             raise ValueError(f"cls_weight={cls_weight} needs a class mixer (build the networks with n_attributes > 0)")
@@ -266,11 +276,30 @@ class AMRTrainer(keras.Model):
             return self.discriminator(images, training=True, with_classes=True)
         return self.discriminator(images, training=True), None
 
+    def _discriminate_blocks(self, blocks):
+        """`_discriminate` over the concatenated `blocks`: one call ("batched") or one call per
+        block, in order ("original"); the outputs are the same rows either way."""
+        if self.d_calls == "batched" or len(blocks) == 1:
+            return self._discriminate(tf.concat(blocks, axis=0) if len(blocks) > 1 else blocks[0])
+        outs = [self._discriminate(block) for block in blocks]
+        logits = tf.concat([o[0] for o in outs], axis=0)
+        return logits, (None if outs[0][1] is None else tf.concat([o[1] for o in outs], axis=0))
+
+    def _discarded_mix_call(self):
+        """With d_calls="original" and no mixer (AE+GAN): the original still decodes a mix and
+        calls D on it, discarding the verdict; its lasting effect, one more power iteration."""
+        if self.d_calls == "original" and "mix" not in self.blocks:
+            self.discriminator.advance_power_iteration()
+
+    def _fake_blocks(self, fakes, batch):
+        return [self._block(fakes, name, batch) for name in self.blocks]
+
     def _generator_losses(self, x, y, fwd):
         """Per-example terms of the auto-encoder's loss (Eq. 2 / Eq. 3 / Eq. 7, + consistency)."""
         batch = tf.shape(x)[0]
         fakes = fwd["fakes"]
-        d_fake, class_logits = self._discriminate(fakes)
+        d_fake, class_logits = self._discriminate_blocks(self._fake_blocks(fakes, batch))
+        self._discarded_mix_call()
         out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
         out["g_gan_recon"] = losses.gan_loss(d_fake[:batch], 1.0, self.gan_loss)
         g_loss = self.lamb * out["recon"] + out["g_gan_recon"]
@@ -308,6 +337,9 @@ class AMRTrainer(keras.Model):
 
         def forward_only():
             fwd = self._forward(x, y)
+            if self.d_calls == "original":  # the original's discarded verdicts (they advance u)
+                self._discriminate_blocks(self._fake_blocks(fwd["fakes"], batch))
+                self._discarded_mix_call()
             recon = losses.reconstruction_loss(x, fwd["fakes"][:batch], self.recon_loss)
             terms = [recon if name == "recon" else tf.zeros_like(recon) for name in self.g_terms]
             return [fwd[name] for name in keep], terms
@@ -327,7 +359,7 @@ class AMRTrainer(keras.Model):
         head = self.class_head_variables if self.cls_optimizer is not None else []
         with tf.GradientTape() as tape:
             # One pass over [x; r; r_mix; r_sup]: D has no batch statistics, so this is exact.
-            logits, class_logits = self._discriminate(tf.concat([x, fakes], axis=0))
+            logits, class_logits = self._discriminate_blocks([x] + self._fake_blocks(fakes, batch))
             fake_logits = logits[batch:]
             out = {
                 "d_real": losses.gan_loss(logits[:batch], 1.0, self.gan_loss),
@@ -407,7 +439,7 @@ class AMRTrainer(keras.Model):
             mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta, cls_weight=self.cls,
             mask_temperature=self.mask_temperature, label_kind=self.label_kind,
             update_g_every=self.update_g_every, recon_loss=self.recon_loss,
-            gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed,
+            gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed, d_calls=self.d_calls,
         )
         return config
 

@@ -67,7 +67,7 @@ def build_trainer(config, info, dtype=None):
             mixer=config.mixer, k=config.k, beta=config.beta, cls_weight=config.cls,
             mask_temperature=config.mask_temperature, update_g_every=config.update_g_every,
             label_kind="attributes" if config.dataset in ATTRIBUTE_DATASETS else "classes",
-            gan_loss=config.gan_loss, **common,
+            gan_loss=config.gan_loss, d_calls=config.d_calls, **common,
         )
     trainer.compile(
         ae_optimizer=adam(config, "ae_adam"),
