@@ -12,7 +12,8 @@ def forward_flops(model, input_shape):
     """FLOPs of one example through a `_Stack` network (`model.body`) of input shape (H, W, C)."""
     shape, total = (1, *input_shape), 0
     for layer in model.body:
-        inner = layer.layer if isinstance(layer, keras.layers.SpectralNormalization) else layer
+        # a wrapper (either spectral norm) computes what the layer it wraps computes
+        inner = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
         out = layer.compute_output_shape(shape)
         if isinstance(inner, keras.layers.Conv2D):
             kh, kw = inner.kernel_size

@@ -48,3 +48,15 @@ def test_bad_flags_are_one_line_and_exit_2():
     result = run_cli("amr_tf.bench", "--channels=2")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "channels" in result.stderr
+
+
+def test_flops_count_the_wrapped_convolutions_of_both_spectral_norms():
+    from amr_tf import flops, networks
+
+    counts = {}
+    for kind in networks.SPECTRAL_NORMS:
+        nets = networks.build_networks("acai32", (32, 32, 3), 10, spectral_norm=kind)
+        counts[kind] = flops.forward_flops(nets.discriminator, (32, 32, 3))
+        # D is f's conv stack without the instance norms, which are not counted
+        assert counts[kind] == flops.forward_flops(nets.encoder, (32, 32, 3)) > 0, kind
+    assert counts["reparametrized"] == counts["keras"]
