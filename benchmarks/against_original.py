@@ -26,10 +26,15 @@ read by amr_tf, handed to both sides as the same float32 array in [-1, 1]):
    losses, and the same updated weights within STEP_BOUNDS in float64 with SGD; float32 SGD and
    the real Adam are reported beside it.
 
-Not yet here (see the README's parity section): the equal-budget training comparison.
+3. Same training, same budget (`--parts=3`, long: about 8 minutes a run here): the original and
+   amr_tf trained side by side at the original's settings, seeds 0..--training_seeds-1, on the same
+   batches; per-100-step curves, the final L1 reconstruction, D loss, the online probe and a
+   logistic-regression probe refitted on frozen codes (`benchmarks/equal_budget.py`, which says how).
 
-Writes `<out>/against_original.json` and `<out>/against_original.md`, and prints the tables.
-Exit code 1 when a check of part 1 or 1b fails.
+Writes `<out>/against_original.json` and `<out>/against_original.md` (parts 1 and 2),
+`<out>/equal_budget.md`, `.json` and `.png` (part 3), and prints the tables.
+Exit code 1 when a check of part 1 or 1b fails, or when part 3 finds amr_tf's defaults outside
+the seed-to-seed spread of the original on a metric.
 """
 
 import argparse
@@ -378,11 +383,34 @@ def main():
                         help="relative bound on |difference| of outputs (float32 round-off of two frameworks)")
     parser.add_argument("--step_batch", type=int, default=64, help="batch of the one-step check (the original's 64)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--parts", default="1,2", help="which parts: 1 (with 1b), 2, 3 (the long training comparison)")
+    parser.add_argument("--training", default="mixup_k2", help="part 3's configurations: mixup_k2, ae_gan")
+    parser.add_argument("--training_seeds", type=int, default=3)
+    parser.add_argument("--training_codes", default="original,amr_tf,amr_tf_keras_sn",
+                        help="part 3's codes: original and amr_tf variants (benchmarks/equal_budget.VARIANTS)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if not parts or parts - {"1", "2", "3"}:
+        sys.exit(f"against_original: --parts takes 1, 2 and 3; got {args.parts}")
     for path, what in ((Path(args.reference) / "architectures" / "arch_kyle.py", "--reference is no checkout of the original"),
                        (Path(args.reference_python), "no reference environment (run `make reference-venv`)")):
         if not path.exists():
             sys.exit(f"against_original: {what}: {path} does not exist")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if "3" in parts:
+        import equal_budget
+
+        text, results, ok3 = equal_budget.part3(args, out)
+        (out / "equal_budget.md").write_text(text)
+        (out / "equal_budget.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(text)
+        print(f"against_original: part 3 {'within seed noise' if ok3 else 'OUTSIDE seed noise'}; "
+              f"wrote {out / 'equal_budget.md'}")
+        if parts == {"3"}:
+            sys.exit(0 if ok3 else 1)
+    else:
+        ok3 = True
     start = time.time()
     images, labels = fashion_test_images(args.n)
     seeds = list(range(args.seeds))
@@ -391,10 +419,8 @@ def main():
     part1, ok = same_weights_same_numbers(ref, images, seeds, args.tolerance)
     part1b, ok_step = one_training_step(args.reference_python, args.reference, images[:args.step_batch], labels[:args.step_batch])
     part2 = statistics_at_init(ref, images, seeds)
-    ok &= ok_step
+    ok &= ok_step & ok3
     text = _markdown(part1, part1b, part2, args.tolerance, args.n, str(ref["torch_version"]), time.time() - start)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "against_original.md").write_text(text)
     (out / "against_original.json").write_text(json.dumps(
         {"same_weights_same_numbers": part1, "one_training_step": part1b, "statistics_at_init": part2,
