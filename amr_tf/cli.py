@@ -30,6 +30,8 @@ HELP = {
     "batch_size": "Global batch size (split across replicas under a strategy).",
     "epochs": "Epochs to train (raise it to extend a finished run).",
     "steps_per_epoch": "Cap on steps per epoch (default: the whole train split).",
+    "last_batch": "The partial batch an epoch's full batches leave: drop (one batch shape) or keep "
+                  "(the original's: train on it; the paper's recipes do).",
     "subset_train": "Keep this many (seeded) training examples.",
     "lr": "Adam learning rate of the auto-encoder and the discriminator.",
     "beta1": "Adam beta_1 (default 0.5; 0.9 for --model=vae).",
@@ -37,6 +39,8 @@ HELP = {
     "probe_lr": "The linear probe's Adam learning rate (the original used --lr, 1e-4).",
     "weight_decay": "Coupled L2 weight decay (as torch's Adam).",
     "update_g_every": "Update the auto-encoder every N steps.",
+    "update_g_phase": "Where --update_g_every's count starts: run (steps 0, N, 2N, ... of the run) or epoch "
+                      "(the original's: each epoch's first step; the paper's recipes do).",
     "recon_loss": f"Reconstruction loss: {', '.join(RECON_LOSSES)} (default l1; bce_sum on dSprites "
                   "and for --model=vae).",
     "gan_loss": f"GAN loss: {', '.join(GAN_LOSSES)}.",

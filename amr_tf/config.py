@@ -30,6 +30,8 @@ BOTTLENECKS = (32, 256, 1024)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # How the trainer calls D (see trainers/amr.py): one batched call, or the original's five a step.
 D_CALLS = ("batched", "original")
+LAST_BATCHES = ("drop", "keep")
+UPDATE_G_PHASES = ("run", "epoch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Config:
         batch_size: global batch size (split across replicas under a strategy).
         epochs: number of epochs to train.
         steps_per_epoch: cap on steps per epoch (None: one pass over the train split).
+        last_batch: "drop" (full batches only: one batch shape) or "keep" (the original's: an
+            epoch ends with the partial batch of the examples its full batches leave, so every
+            example is seen once an epoch; under R replicas it is cut to a multiple of R).
         subset_train: keep this many (seeded) training examples (None: all).
         lr, beta1, beta2: Adam settings for the auto-encoder, discriminator and probe
             (beta1 None: 0.9 for the VAE, else 0.5).
@@ -66,6 +71,8 @@ class Config:
             is too slow to read a code on small data sets such as digits; see README).
         weight_decay: coupled L2 weight decay, added to the gradient as torch's Adam does.
         update_g_every: the auto-encoder (generator) is updated every this many steps.
+        update_g_phase: where that count starts: "run" (steps 0, N, 2N, ... of the run) or
+            "epoch" (the original's: each epoch's first step, then every N-th of the epoch).
         recon_loss: "l1" (the code's default), "l2" (the paper's), "bce", "bce_sum";
             None: bce_sum for dSprites and the VAE, else l1.
         gan_loss: "bce" (JS-GAN) or "mse" (LS-GAN as the original computed it).
@@ -98,6 +105,7 @@ class Config:
     batch_size: int = 64
     epochs: int = 100
     steps_per_epoch: Optional[int] = None
+    last_batch: str = "drop"
     subset_train: Optional[int] = None
     lr: float = 1e-4
     beta1: Optional[float] = None
@@ -105,6 +113,7 @@ class Config:
     probe_lr: Optional[float] = 1e-2
     weight_decay: float = 1e-5
     update_g_every: int = 5
+    update_g_phase: str = "run"
     recon_loss: Optional[str] = None
     gan_loss: str = "bce"
     seed: int = 0
@@ -196,6 +205,8 @@ class Config:
             _choice("arch", self.arch, tuple(networks.PRESETS))
         _choice("spectral_norm", self.spectral_norm, networks.SPECTRAL_NORMS)
         _choice("d_calls", self.d_calls, D_CALLS)
+        _choice("last_batch", self.last_batch, LAST_BATCHES)
+        _choice("update_g_phase", self.update_g_phase, UPDATE_G_PHASES)
         if self.kl_weight is not None and self.model != "vae":
             raise ValueError(f"kl_weight={self.kl_weight} applies to --model=vae only (model is '{self.model}')")
         if self.model == "vae":

@@ -168,3 +168,32 @@ def test_registry_refuses_duplicates():
         registry.register_source("digits", digits.info, digits.split)
     assert registry.get_source("digits") is original
     assert "digits" in data.SOURCES
+
+
+def test_last_batch_keep_ends_each_epoch_with_the_examples_the_full_batches_left():
+    """The original's DataLoader trains on an epoch's partial batch; last_batch="keep" does too,
+    cut to a multiple of the replicas (which split a batch evenly); "drop" keeps one shape."""
+    keep = tiny_config(batch_size=8, subset_train=21, steps_per_epoch=None, last_batch="keep")
+    drop = tiny_config(batch_size=8, subset_train=21, steps_per_epoch=None, last_batch="drop")
+    subset = set(_keys(_images(_batches(data.load("digits", "train", keep, training=False)))))
+    assert len(subset) == 21
+    dropped = _batches(data.load("digits", "train", drop, epochs=(0, 2)))
+    assert data.steps_per_epoch("digits", drop) == 2 and [len(x) for x, _ in dropped] == [8, 8, 8, 8]
+    for replicas, tail in ((1, 5), (2, 4), (8, 0)):
+        steps = data.steps_per_epoch("digits", keep, replicas=replicas)
+        assert steps == (3 if tail else 2), replicas
+        batches = _batches(data.load("digits", "train", keep, epochs=(0, 2), replicas=replicas))
+        sizes = [len(x) for x, _ in batches]
+        assert sizes == ([8, 8, tail] if tail else [8, 8]) * 2, (replicas, sizes)
+        for epoch in range(2):
+            seen = _keys(_images(batches[epoch * steps:(epoch + 1) * steps]))
+            assert len(set(seen)) == len(seen) == 16 + tail  # each example at most once an epoch
+            assert set(seen) <= subset
+            if replicas == 1:
+                assert set(seen) == subset  # ... and every one of them once
+            # the full batches are the ones "drop" gives: the same order, the tail appended
+            np.testing.assert_array_equal(_images(batches[epoch * steps:epoch * steps + 2]),
+                                          _images(dropped[epoch * 2:epoch * 2 + 2]))
+    capped = tiny_config(batch_size=8, subset_train=21, steps_per_epoch=2, last_batch="keep")
+    assert data.steps_per_epoch("digits", capped) == 2
+    assert [len(x) for x, _ in data.load("digits", "train", capped, epochs=(0, 1), steps=2)] == [8, 8]

@@ -170,7 +170,8 @@ def test_report_groups_seeds_and_matches_the_paper(tmp_path):
 def test_report_reads_eval_scores_and_tells_settings_apart(tmp_path):
     for seed, score in ((0, 0.5), (1, 0.6)):
         run_dir = _fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3,
-                            probe_lr=None, weight_decay=0.0)  # as the recipe (the original's scripts)
+                            probe_lr=None, weight_decay=0.0, last_batch="keep",
+                            update_g_phase="epoch")  # as the recipe (the original's scripts, its loop)
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "disentanglement.json").write_text(json.dumps({"summary": {"disentanglement": score}}))
     for lr in (2e-3, 1e-3):  # neither is the lines recipe's lr: one setting label, two settings
@@ -199,13 +200,15 @@ def test_cli_errors_and_list(tmp_path):
 
 
 def test_recipes_train_as_the_original_scripts_did():
-    """The original's probe (Adam at lr, 1e-4) everywhere; its dSprites scripts' weight decay 0
-    and, for the AE+GAN baseline, a discriminator of ndf 64 (the AMR scripts pass --ndf=32)."""
+    """The original's probe (Adam at lr, 1e-4) and loop (the partial batch trained on, G's
+    cadence counted per epoch) everywhere; its dSprites scripts' weight decay 0 and, for the
+    AE+GAN baseline, a discriminator of ndf 64 (the AMR scripts pass --ndf=32)."""
     from amr_tf import networks
 
     for r in recipes.RECIPES.values():
         config = r.config()
         assert config.probe_lr is None, r.name
+        assert (config.last_batch, config.update_g_phase) == ("keep", "epoch"), r.name
         dsprites = config.dataset.startswith("dsprites")
         assert config.weight_decay == (0.0 if dsprites else 1e-5), r.name
     for table in ("4", "dsprites_procedural"):

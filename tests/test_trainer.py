@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -85,6 +86,39 @@ def test_generator_updates_only_every_update_g_every_steps():
     assert int(trainer.ae_optimizer.iterations) == 3  # steps 0, 3, 6
     assert int(trainer.d_optimizer.iterations) == 7
     assert int(trainer.probe_optimizer.iterations) == 7
+
+
+def test_update_g_phase_epoch_counts_the_cadence_from_each_epochs_first_step():
+    """The original updates G on its batches 1, 1 + N, ... of every epoch (`iter` restarts);
+    with steps_per_epoch set (update_g_phase="epoch") both the in-graph decision of `fit`'s
+    path and `generator_due` (the distributed loop's) count from each epoch's first step."""
+    trainer = make_trainer(tiny_config(update_g_every=2))
+    trainer.steps_per_epoch = 3
+    batch = random_batch(BATCH, seed=4)
+    ae = trainer.encoder.trainable_variables + trainer.decoder.trainable_variables
+    updated = []
+    for step in range(6):
+        before = snapshot(ae)
+        trainer.train_step(batch)
+        updated.append(changed(before, ae))
+    expected = [0, 2, 3, 5]  # a count over the run would be 0, 2, 4
+    assert [s for s, u in enumerate(updated) if u] == expected
+    assert [s for s in range(6) if trainer.generator_due(s)] == expected
+    trainer.steps_per_epoch = None
+    assert [s for s in range(6) if trainer.generator_due(s)] == [0, 2, 4]
+
+
+def test_fit_trains_on_the_partial_batch_with_the_original_cadence(tmp_path):
+    """The run passes last_batch and update_g_phase through: 21 examples in batches of 8 are
+    3 steps an epoch (8, 8, 5), G due on each epoch's steps 0 and 2."""
+    from trainers import run
+
+    config = tiny_config(batch_size=8, subset_train=21, steps_per_epoch=None, epochs=2, update_g_every=2,
+                         last_batch="keep", update_g_phase="epoch")
+    trainer = build_trainer(config, data.info("digits"))
+    run.fit(config, tmp_path / "run", verbose=0, trainer=trainer)
+    assert int(trainer.d_optimizer.iterations) == 6
+    assert int(trainer.ae_optimizer.iterations) == 4  # a count over the run: 3 (steps 0, 2, 4)
 
 
 def test_labels_reach_only_the_probe():
@@ -340,3 +374,36 @@ def test_d_calls_original_gives_the_batched_losses_at_the_first_call():
         assert np.isfinite(original[name]) and original[name] == pytest.approx(batched[name], rel=0.05), name
     with pytest.raises(ValueError, match="unknown d_calls 'twice'; choose one of: batched, original"):
         tiny_config(d_calls="twice")
+
+
+def test_adam_puts_epsilon_where_torch_does():
+    """torch: p -= lr * m_hat / (sqrt(v_hat) + eps). Keras' Adam adds eps before the bias
+    correction; on a gradient of 1e-8 its first step is half torch's. TorchAdam gives torch's."""
+    from trainers.build import TorchAdam
+
+    lr, b1, b2, eps = 1e-3, 0.5, 0.99, 1e-8
+    rng = np.random.default_rng(0)
+    scales = np.array([1e-9, 1e-8, 1e-7, 1e-3, 1.0])
+    grads = [scales * rng.choice([-1.0, 1.0], 5) * rng.uniform(0.5, 1.5, 5) for _ in range(4)]
+
+    def torch_adam():
+        p, m, v = np.zeros(5), np.zeros(5), np.zeros(5)
+        for t, g in enumerate(grads, 1):
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            p = p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        return p
+
+    def run(optimizer):
+        var = keras.Variable(np.zeros(5), dtype="float64")
+        optimizer.build([var])
+        for g in grads:
+            optimizer.apply([tf.constant(g)], [var])
+        return var.numpy()
+
+    expected = torch_adam()
+    ours = run(TorchAdam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps))
+    np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=0)  # Keras keeps the rate in float32
+    theirs = run(keras.optimizers.Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps))
+    assert np.max(np.abs(theirs - expected) / np.abs(expected)) > 0.1  # what the placement changes
+    assert isinstance(build_trainer(tiny_config(), data.info("digits")).ae_optimizer, TorchAdam)

@@ -90,6 +90,8 @@ class AMRTrainer(keras.Model):
             raise ValueError(f"unknown label_kind {label_kind!r}; choose one of {LABEL_KINDS}")
         self.label_kind = label_kind
         self.update_g_every = update_g_every
+        # Set by the run (update_g_phase="epoch") to count the cadence per epoch; None: per run.
+        self.steps_per_epoch = None
         self.recon_loss, self.gan_loss = recon_loss, gan_loss
         self.weight_decay, self.seed = weight_decay, seed
         if d_calls not in D_CALLS:
@@ -345,7 +347,10 @@ class AMRTrainer(keras.Model):
             return [fwd[name] for name in keep], terms
 
         if due is None:
-            due = tf.equal(self.d_optimizer.iterations % self.update_g_every, 0)
+            step = self.d_optimizer.iterations
+            if self.steps_per_epoch:
+                step = step % self.steps_per_epoch
+            due = tf.equal(step % self.update_g_every, 0)
             fwd, terms = tf.cond(due, update, forward_only)
         else:
             fwd, terms = update() if due else forward_only()
@@ -397,7 +402,11 @@ class AMRTrainer(keras.Model):
         return {"probe_loss": per_example, "probe_accuracy": losses.classifier_accuracy(y, logits)}
 
     def generator_due(self, step):
-        """Whether step number `step` (counted from 0) updates the auto-encoder."""
+        """Whether step number `step` of the run (counted from 0) updates the auto-encoder:
+        every `update_g_every`-th step, counted from the run's first step, or, when
+        `steps_per_epoch` is set (update_g_phase="epoch"), from each epoch's first."""
+        if self.steps_per_epoch:
+            step = step % self.steps_per_epoch
         return step % self.update_g_every == 0
 
     def train_step(self, data, update_generator=None):

@@ -91,6 +91,11 @@ class Recipe:
 # probe, trained by Adam at the model's own rate (--lr 1e-4; probe_lr None means lr), so that
 # a reproduced table measures what the paper measured.
 ORIGINAL_PROBE = {"probe_lr": None}
+# And its training loop (models/base.py): a torch DataLoader that ends each epoch with the partial
+# batch, and a generator update on every update_g_every-th step counted from each epoch's first
+# (`iter` restarts at 1 an epoch). On small subsets both count: SVHN(1k) has 15 full batches of 64
+# and 40 examples left; the original updates G on 4 of its 16 steps an epoch, a run-long count on 3.2.
+ORIGINAL_LOOP = {"last_batch": "keep", "update_g_phase": "epoch"}
 # Its dSprites scripts (exps/dsprite/*.sh) pass no --weight_decay (the launcher's default is 0),
 # and the AE+GAN baseline's script no --ndf, so its discriminator has the launcher's ndf 64
 # where the AMR scripts pass --ndf=32.
@@ -111,6 +116,7 @@ def _row(method, mixer=None, k=2, lamb=10.0, **settings):
     else:
         raise ValueError(f"unknown method {method!r}")
     out.update(ORIGINAL_PROBE)
+    out.update(ORIGINAL_LOOP)
     if settings.get("dataset", "").startswith("dsprites"):
         out.update(DSPRITES_ORIGINAL)
         if method == "AE+GAN":

@@ -85,7 +85,8 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     chief = strategies.is_chief(strategy)
     # The data first: a data set that cannot be read (offline TFDS, ...) creates no directory.
     info = data.info(config.dataset, config)
-    steps = data.steps_per_epoch(config.dataset, config)
+    replicas = strategy.num_replicas_in_sync
+    steps = data.steps_per_epoch(config.dataset, config, replicas=replicas)
     if trainer is None:  # before the run directory: networks that cannot take the data create nothing
         with strategy.scope():
             trainer = build_trainer(config, info)
@@ -111,7 +112,10 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     first_x, first_y = next(iter(valid))
     keep = len(first_x) if len(first_x.shape) == 2 else 8  # points: the whole batch for a scatter
     examples, labels = first_x.numpy()[:keep], first_y.numpy()[:keep]
-    train = data.load(config.dataset, "train", config, epochs=(initial_epoch, config.epochs), steps=steps)
+    train = data.load(config.dataset, "train", config, epochs=(initial_epoch, config.epochs), steps=steps,
+                      replicas=replicas)
+    if config.update_g_phase == "epoch":  # before the step is traced: it reads this
+        trainer.steps_per_epoch = steps
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     writers = [

@@ -35,12 +35,14 @@ def _keep(name, split, config):
     return registry.subset_indices(n, config.subset_train) if config.subset_train < n else None
 
 
-def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None) -> "tf.data.Dataset":
+def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None,
+         replicas=1) -> "tf.data.Dataset":
     """Batched pipeline for one split.
 
     Evaluation: in order, batched (last partial batch kept), cached when small, prefetched.
     Training: for each epoch, a permutation drawn statelessly from (config.seed, epoch) ->
-    batch(drop_remainder) -> fetch -> prefetch. The order depends only on (seed, epoch),
+    batches (full ones; then the partial one with config.last_batch="keep") -> fetch ->
+    prefetch. The order depends only on (seed, epoch),
     never on how many epochs this process has run, so a resumed run sees exactly the
     batches the uninterrupted run would have.
 
@@ -48,9 +50,12 @@ def load(name: str, split: str, config, *, training: bool = None, epochs=None, s
         name: data source name.
         split: "train", "valid" or "test".
         config: an `amr_tf.config.Config` (batch_size, seed, subset_train, data_dir, attributes).
-        training: shuffle and drop the last partial batch (default: split == "train").
+        training: shuffle, and treat the last partial batch as config.last_batch says
+            (default: split == "train").
         epochs: for training, `(first, last)`: run epochs first..last-1 back to back.
-        steps: for training, batches per epoch (default: all full batches).
+        steps: for training, batches per epoch (default: all of them, see `steps_per_epoch`).
+        replicas: for training, the replicas a batch is split across (a kept partial batch is
+            cut to a multiple of it).
 
     Returns:
         A `tf.data.Dataset` of `(images [B, H, W, C], labels [B, n_classes])`.
@@ -67,11 +72,13 @@ def load(name: str, split: str, config, *, training: bool = None, epochs=None, s
     if not training:
         return pipeline.evaluation(data, shape, n_classes, batch_size=config.batch_size, keep=keep)
     return pipeline.training(data, shape, n_classes, batch_size=config.batch_size, seed=config.seed,
-                             epochs=epochs or (0, 1), steps=steps, keep=keep)
+                             epochs=epochs or (0, 1), steps=steps, keep=keep,
+                             last_batch=config.last_batch, multiple=replicas)
 
 
-def steps_per_epoch(name: str, config) -> int:
-    """Full batches per training epoch (capped by config.steps_per_epoch).
+def steps_per_epoch(name: str, config, replicas=1) -> int:
+    """Batches per training epoch: the full ones, plus the partial one with
+    config.last_batch="keep" (cut to a multiple of `replicas`); capped by config.steps_per_epoch.
 
     Raises:
         ValueError: the batch is larger than the training split.
@@ -80,9 +87,10 @@ def steps_per_epoch(name: str, config) -> int:
     n = data_info.split_sizes["train"]
     if config.subset_train:
         n = min(n, config.subset_train)
-    steps = n // config.batch_size
-    if steps < 1:
+    if n // config.batch_size < 1:
         raise ValueError(
             f"batch_size={config.batch_size} is larger than the {n} training examples of '{name}'"
         )
+    full, tail = registry.epoch_batches(n, config.batch_size, config.last_batch, replicas)
+    steps = full + (1 if tail else 0)
     return min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps

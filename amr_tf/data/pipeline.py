@@ -1,7 +1,7 @@
 """The one input pipeline every source goes through.
 
 Training: per epoch, a permutation drawn statelessly from (seed, epoch) -> batch
-(drop_remainder) -> fetch the batch's examples (`tf.numpy_function` over the source's
+(drop_remainder, or the partial batch last with last_batch="keep") -> fetch the batch's examples (`tf.numpy_function` over the source's
 `fetch`, in parallel, order kept) -> prefetch(AUTOTUNE). The order depends only on
 (seed, epoch), never on how many epochs this process has run, so a resumed run sees
 exactly the batches the uninterrupted run would have.
@@ -19,6 +19,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from amr_tf.data import registry
 from amr_tf.data.registry import SplitData
 
 CACHE_BYTES = 512 * 2**20  # evaluation splits up to this size (as float32) are cached
@@ -42,16 +43,24 @@ def _fetcher(data: SplitData, image_shape, n_classes, keep=None):
 
 
 def training(data: SplitData, image_shape, n_classes, *, batch_size, seed, epochs=(0, 1), steps=None,
-             keep=None) -> tf.data.Dataset:
-    """Shuffled full batches for epochs first..last-1, `steps` batches each."""
+             keep=None, last_batch="drop", multiple=1) -> tf.data.Dataset:
+    """Shuffled batches for epochs first..last-1, the first `steps` of each: the full batches,
+    then (last_batch="keep") the partial one, cut to a multiple of `multiple` (the replicas)."""
     n = data.size if keep is None else len(keep)
     first, last = epochs
-    steps = min(steps or n // batch_size, n // batch_size)
+    full, tail = registry.epoch_batches(n, batch_size, last_batch, multiple)
+    per_epoch = full + (1 if tail else 0)
+    steps = min(steps or per_epoch, per_epoch)
+    full_steps = min(steps, full)
 
     def one_epoch(epoch):
         noise = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
-        order = tf.cast(tf.argsort(noise)[: steps * batch_size], tf.int64)
-        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch_size]))
+        order = tf.cast(tf.argsort(noise), tf.int64)
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(order[: full_steps * batch_size], [full_steps, batch_size]))
+        if steps > full:  # the partial batch: the examples the full batches left
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size: full * batch_size + tail]))
+        return batches
 
     ds = tf.data.Dataset.range(first, last).flat_map(one_epoch)
     ds = ds.map(_fetcher(data, image_shape, n_classes, keep), num_parallel_calls=tf.data.AUTOTUNE,

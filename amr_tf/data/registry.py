@@ -94,6 +94,15 @@ def permutation_split(n: int, sizes: Dict[str, int], seed: int) -> Dict[str, np.
     return parts
 
 
+def epoch_batches(n, batch_size, last_batch="drop", multiple=1):
+    """(full batches, size of the partial batch or 0) of a training epoch over `n` examples:
+    last_batch="keep" keeps the examples the full batches leave as one more batch, cut to a
+    multiple of `multiple` (the replicas, which split a batch evenly); "drop" drops them."""
+    full = n // batch_size
+    tail = n - full * batch_size if last_batch == "keep" else 0
+    return full, tail - tail % multiple
+
+
 def subset_indices(n: int, subset: int) -> np.ndarray:
     """The (sorted) indices of the `subset` training examples kept out of `n`: the first `subset`
     of one fixed shuffle, the same for every seed, as the original's `--subset_train` keeps
