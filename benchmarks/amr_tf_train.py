@@ -6,6 +6,8 @@
 amr_tf's own trainer (`trainers.build.build_trainer`, its `train_step`) at the original's settings
 (`budget_protocol.SETTINGS`, the original's probe: Adam at lr) on the protocol's batches, with the
 generator due on the protocol's steps; writes the same records as `original_train.py`.
+With --init_from it starts from the original's initial weights instead of its own (the same
+seed's init.npz): then the two runs differ only in their mixing draws and round-off.
 """
 
 import argparse
@@ -62,6 +64,8 @@ def main():
     parser.add_argument("--eval_every", type=int, default=protocol.EVAL_EVERY)
     parser.add_argument("--spectral_norm", default=None, help="default: amr_tf's (Config.spectral_norm)")
     parser.add_argument("--d_calls", default=None, help="default: amr_tf's (Config.d_calls)")
+    parser.add_argument("--init_from", default=None,
+                        help="start from the original's initial weights (an init.npz of original_train.py)")
     args = parser.parse_args()
     import tensorflow as tf
 
@@ -74,6 +78,11 @@ def main():
     onehot = np.eye(10, dtype=np.float32)[data["train_y"]]
     test_x, test_y = protocol.scale(data["test_x"]), data["test_y"]
     trainer, d_terms = build(args.config, args.seed, args.spectral_norm, args.d_calls)
+    if args.init_from:
+        from against_original import copy_weights
+
+        with np.load(args.init_from) as f:
+            copy_weights(trainer, {key: f[key] for key in f.files}, "init")
     start = 0
     if (out / "state.npz").exists():
         start = checkpoint.restore(checkpoint.groups(trainer), out / "state.npz")["step"]

@@ -11,7 +11,9 @@ Adam(lr, betas, weight_decay), and calls its own `train_on_instance` on the batc
 original's mixup sampler draws from and its launcher leaves unseeded, is seeded too, so a run is
 repeatable). Its data loader and handlers are replaced by the protocol's arrays: the Fashion-MNIST
 adapter is the `data.npz` amr_tf wrote, so both codes train on the same pixels.
-Nothing of the original is copied and nothing of amr_tf is imported.
+Its initial weights are written to `init.npz` (in `original_side.py`'s layout), from which
+`amr_tf_train.py --init_from` can start. Nothing of the original is copied and nothing of amr_tf
+is imported.
 """
 
 import argparse
@@ -25,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import budget_protocol as protocol  # noqa: E402
-from original_side import _stub_torchvision  # noqa: E402
+from original_side import _export, _stub_torchvision  # noqa: E402
 
 
 def build(config, seed):
@@ -106,6 +108,11 @@ def main():
     test_x = protocol.scale(data["test_x"]).transpose(0, 3, 1, 2).copy()
     test_y = data["test_y"]
     gan = build(args.config, args.seed)
+    if not (out / "init.npz").exists():  # the initial weights, for amr_tf runs that start from them
+        init = {}
+        _export(init, "init", gan.generator, gan.disc_x, gan.cls_enc)
+        np.savez(out / ".init.tmp.npz", **init)
+        os.replace(out / ".init.tmp.npz", out / "init.npz")
     start = 0
     if (out / "state.pt").exists():
         start = load_state(gan, torch.load(out / "state.pt", weights_only=False))

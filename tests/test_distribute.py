@@ -13,9 +13,9 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "CUDA
 NETS = ("encoder", "decoder", "discriminator", "probe")
 
 
-def compare(mixer, k, steps, optimizer, dtype="float64"):
+def compare(mixer, k, steps, optimizer, dtype="float64", tail=0):
     script = ROOT / "tests" / "scripts" / "mirrored_vs_default.py"
-    out = subprocess.run([sys.executable, str(script), mixer, str(k), str(steps), optimizer, dtype],
+    out = subprocess.run([sys.executable, str(script), mixer, str(k), str(steps), optimizer, dtype, str(tail)],
                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -50,11 +50,12 @@ def _assert_same_training(r, moved):
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("mixer,k", [("mixup", 3), ("bernoulli", 2)])
-def test_mirrored_matches_default_with_sgd(mixer, k):
+@pytest.mark.parametrize("mixer,k,tail", [("mixup", 3, 0), ("bernoulli", 2, 4)])
+def test_mirrored_matches_default_with_sgd(mixer, k, tail):
     # SGD's update is proportional to the gradient: a loss averaged per replica instead of over
     # the global batch, or partners drawn per replica, would show here (Adam would hide a scale).
-    r = compare(mixer, k, 3, "sgd")
+    # tail: a fourth, partial batch of 4 (last_batch="keep"), split 2 + 2 across the replicas.
+    r = compare(mixer, k, 3, "sgd", tail=tail)
     assert r["replicas"] == 2
     assert r["g_updates"] == [2, 2]  # steps 0 and 2 with update_g_every=2
     _assert_same_training(r, moved=1e-3)

@@ -2,7 +2,10 @@
 same global batches, seeds and initial weights; prints the largest weight difference per network.
 
 Run as a script (the CPU must be split before TensorFlow starts):
-    python tests/scripts/mirrored_vs_default.py MIXER K STEPS OPTIMIZER [DTYPE]
+    python tests/scripts/mirrored_vs_default.py MIXER K STEPS OPTIMIZER [DTYPE [TAIL]]
+
+TAIL > 0 appends a partial batch of TAIL examples after the STEPS full ones (last_batch="keep";
+the replicas split it evenly, so TAIL must be a multiple of 2).
 
 OPTIMIZER "adam" is the real configuration; "sgd" recompiles with plain SGD, whose update
 is proportional to the gradient, so a loss averaged over the wrong batch size (which Adam's
@@ -39,7 +42,7 @@ def train(strategy, config, batches, optimizer, dtype):
         initial = {n: [v.numpy() for v in getattr(trainer, n).trainable_variables] for n in NETS}
         if optimizer == "sgd":
             trainer.compile(*(keras.optimizers.SGD(0.05, name=f"sgd{i}") for i in range(3)))
-    ds = tf.data.Dataset.from_tensor_slices(batches).unbatch().batch(config.batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(batches).batch(config.batch_size)  # the last may be partial
     dist = strategy.experimental_distribute_dataset(ds)
 
     steps = {due: tf.function(lambda batch, due=due: strategy.run(
@@ -55,10 +58,11 @@ def train(strategy, config, batches, optimizer, dtype):
 def main():
     mixer, k, steps, optimizer = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     dtype = sys.argv[5] if len(sys.argv) > 5 else "float32"
+    tail = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     config = Config(dataset="digits", mixer=mixer, k=k, batch_size=8, update_g_every=2, seed=3)
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (steps, 8, 32, 32, 1)).astype(dtype)
-    y = np.eye(10, dtype=dtype)[rng.integers(0, 10, (steps, 8))]
+    x = rng.uniform(-1, 1, (steps * 8 + tail, 32, 32, 1)).astype(dtype)
+    y = np.eye(10, dtype=dtype)[rng.integers(0, 10, steps * 8 + tail)]
     mirrored = strategies.make_strategy("mirrored")
     w_one, logs_one, g_one, moved, initial = train(tf.distribute.get_strategy(), config, (x, y), optimizer, dtype)
     w_two, logs_two, g_two, _, _ = train(mirrored, config, (x, y), optimizer, dtype)
