@@ -5,6 +5,9 @@ over whole generator cycles (a multiple of `update_g_every` steps, so the slower
 also update the auto-encoder count at their true share): samples/s is batch_size * steps /
 total time. Also: median ms per step, peak RSS, model FLOPs per sample and achieved GFLOP/s.
 The last line is `samples_per_s=<float> params_encoder=<int> params_decoder=<int> ...`.
+
+`--profile=DIR` then traces --profile_steps more steps with the TensorFlow profiler into DIR
+and prints the top ops by self time and their share (`amr_tf.profiling`).
 """
 
 import resource
@@ -35,11 +38,16 @@ flags.DEFINE_string("dataset", "digits", "Data set for --input=pipeline.")
 flags.DEFINE_integer("seed", 0, "Seed for weights and data.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored"], "tf.distribute strategy of the step.")
 flags.DEFINE_integer("logical_cpus", None, "Split the CPU into N logical devices (for --strategy=mirrored).")
+flags.DEFINE_string("profile", None, "Also write a profiler trace of --profile_steps steps here and print its top ops.")
+flags.DEFINE_integer("profile_steps", 10, "Steps traced by --profile (rounded up to whole generator cycles).")
 FLAGS = flags.FLAGS
 
 
-def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None):
+def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None, profile=None, profile_steps=10):
     """Returns a dict of measurements for `config` (random 32x32 images or its data set).
+
+    With `profile` (a directory), also traces `profile_steps` more steps there and adds
+    "profile": (rows by op type, rows by kind, wall ms per traced step) (`amr_tf.profiling`).
 
     With a `strategy` other than the default, the step runs as `trainers.loop` runs it:
     `strategy.run` over a distributed dataset, the generator's cadence decided in Python."""
@@ -92,7 +100,23 @@ def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None
         times.append(time.perf_counter() - start)
     samples_per_s = config.batch_size * steps / sum(times)
     flops_per_sample = flops.train_step_flops(trainer, info.image_shape, cycle, config.beta)
+    traced = None
+    if profile:
+        from amr_tf import profiling
+
+        n = -(-profile_steps // cycle) * cycle
+        first = warmup + steps
+        tf.profiler.experimental.start(profile)
+        start = time.perf_counter()
+        try:
+            for i in range(first, first + n):
+                run_step(i).numpy()
+        finally:
+            wall = 1000 * (time.perf_counter() - start) / n
+            tf.profiler.experimental.stop()
+        traced = (*profiling.op_table(profiling.op_events(profiling.latest_xplane(profile)), n), wall)
     return {
+        "profile": traced,
         "samples_per_s": samples_per_s,
         "ms_per_step_median": 1000 * float(np.median(times)),
         "steps": steps,
@@ -124,7 +148,10 @@ def main(argv):
         from trainers import strategy as strategies
 
         strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
-        r = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup, FLAGS.input == "pipeline", strategy)
+        if FLAGS.profile_steps < 1:
+            raise ValueError(f"need --profile_steps >= 1, got {FLAGS.profile_steps}")
+        r = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup, FLAGS.input == "pipeline", strategy,
+                      profile=FLAGS.profile, profile_steps=FLAGS.profile_steps)
     except ValueError as e:
         print(f"amr_tf.bench: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -134,10 +161,17 @@ def main(argv):
         f"input={FLAGS.input} strategy={FLAGS.strategy} steps={r['steps']} ms_per_step_median={r['ms_per_step_median']:.1f} "
         f"peak_rss_mb={r['peak_rss_mb']:.0f}"
     )
+    peak = cpu.peak_gflops()  # nominal: cores x FMA FLOP/cycle of the kernels' ISA x clock
+    if r["profile"] is not None:
+        from amr_tf import profiling
+
+        print(f"profile of {FLAGS.profile_steps} steps in {FLAGS.profile} (open it with TensorBoard's profile plugin):")
+        print(profiling.format_table(*r["profile"]))
     print(
         f"samples_per_s={r['samples_per_s']:.1f} params_encoder={r['params_encoder']} "
         f"params_decoder={r['params_decoder']} mflops_per_sample={r['mflops_per_sample']:.1f} "
-        f"gflops_per_s={r['gflops_per_s']:.1f} {cpu.summary()}",
+        f"gflops_per_s={r['gflops_per_s']:.1f} peak_gflops={peak:.0f} "
+        f"peak_fraction={r['gflops_per_s'] / peak if peak else float('nan'):.3f} {cpu.summary()}",
         flush=True,
     )
 

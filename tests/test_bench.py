@@ -60,3 +60,63 @@ def test_flops_count_the_wrapped_convolutions_of_both_spectral_norms():
         # D is f's conv stack without the instance norms, which are not counted
         assert counts[kind] == flops.forward_flops(nets.encoder, (32, 32, 3)) > 0, kind
     assert counts["reparametrized"] == counts["keras"]
+
+
+def test_peak_counts_the_kernels_isa_cores_and_clock():
+    zen3 = ZEN3 + "vendor_id\t: AuthenticAMD\ncpu MHz\t\t: 2450.000\n"
+    assert cpu.fp32_flops_per_cycle(zen3, {}) == 32  # 2 FMA pipes x 8 lanes x 2
+    assert cpu.peak_gflops(zen3, {}, cores=2) == 2 * 32 * 2.45
+    skylake = SKYLAKE + "vendor_id\t: GenuineIntel\ncpu MHz\t\t: 2000.0\n"
+    assert cpu.fp32_flops_per_cycle(skylake, {}) == 64
+    # a cap below the CPU's ISA lowers the kernels' peak
+    assert cpu.kernel_isa(skylake, {"ONEDNN_MAX_CPU_ISA": "AVX2"}) == "avx2"
+    assert cpu.fp32_flops_per_cycle(skylake, {"ONEDNN_MAX_CPU_ISA": "AVX2"}) == 32
+    assert cpu.kernel_isa(ZEN3, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}) == "avx2"  # a cap never raises it
+    assert cpu.fp32_flops_per_cycle(ZEN4 + "vendor_id\t: AuthenticAMD\n", {}) == 32  # Zen 4: 512 bits in two halves
+    assert cpu.peak_gflops("", {}) == 0.0
+
+
+def _xspace(events):
+    """An XSpace of one plane and one thread line holding `events` [(name, start_ps, duration_ps)]."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name="/host:CPU")
+    line = plane.lines.add(name="tf_Compute/1")
+    for i, (name, start, duration) in enumerate(events, 1):
+        plane.event_metadata[i].id = i
+        plane.event_metadata[i].name = name
+        line.events.add(metadata_id=i, offset_ps=start, duration_ps=duration)
+    return space
+
+
+def test_profile_self_time_subtracts_nested_events_and_skips_the_runtimes(tmp_path):
+    from amr_tf import profiling
+
+    ms = 10**9  # picoseconds per millisecond
+    space = _xspace([("ExecutorState::Process", 0, 10 * ms),               # runtime: not an op
+                     ("d/conv/Conv2D:_MklNativeFusedConv2D", 1 * ms, 4 * ms),
+                     ("d/conv/inner:Sum", 2 * ms, 1 * ms),                   # nested: 1 ms off the conv
+                     ("encoder/group_normalization/moments/mean:Mean", 6 * ms, 2 * ms),
+                     ("EagerLocalExecute: __inference_step_1", 20 * ms, 5 * ms)])
+    path = tmp_path / "t.xplane.pb"
+    path.write_bytes(space.SerializeToString())
+    events = sorted(profiling.op_events(str(path)))
+    assert events == [("d/conv/Conv2D", "_MklNativeFusedConv2D", 3.0), ("d/conv/inner", "Sum", 1.0),
+                      ("encoder/group_normalization/moments/mean", "Mean", 2.0)]
+    by_type, by_kind = profiling.op_table(events, steps=2)
+    assert by_type[0] == {"name": "_MklNativeFusedConv2D", "ms_per_step": 1.5, "calls_per_step": 0.5, "share": 0.5}
+    kinds = {r["name"]: r["share"] for r in by_kind}
+    assert kinds == {"conv forward": 0.5, "instance norm": 2 / 6, "other": 1 / 6}
+
+
+def test_profile_flag_writes_a_trace_and_prints_the_top_ops(tmp_path):
+    result = run_cli("amr_tf.bench", "--k=2", "--batch_size=8", "--steps=1", "--warmup=1", "--channels=1",
+                     "--update_g_every=1", f"--profile={tmp_path}", "--profile_steps=2", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(tmp_path.glob("plugins/profile/*/*.xplane.pb"))
+    out = result.stdout
+    assert "| kind | ms/step | share |" in out and "| op type | ms/step | calls/step | share |" in out
+    conv = re.search(r"\| conv forward \| ([\d.]+) \| ([\d.]+)% \|", out)
+    assert conv and float(conv.group(1)) > 0
+    assert re.search(r" peak_fraction=[\d.]+ ", out.strip().splitlines()[-1])
