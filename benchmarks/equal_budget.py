@@ -31,8 +31,11 @@ import budget_protocol as protocol  # noqa: E402
 
 # The codes that can be trained: the original, and amr_tf with its defaults or one setting changed
 # (what a run of each variant says about which setting follows the original's curves).
+# "{original_init}" stands for the same seed's initial weights of the original's run.
 VARIANTS = {"original": None, "amr_tf": [], "amr_tf_keras_sn": ["--spectral_norm=keras"],
-            "amr_tf_d_calls_original": ["--d_calls=original"], "amr_tf_d_calls_batched": ["--d_calls=batched"]}
+            "amr_tf_d_calls_original": ["--d_calls=original"], "amr_tf_d_calls_batched": ["--d_calls=batched"],
+            "amr_tf_original_init": ["--init_from={original_init}"],
+            "amr_tf_original_init_d_calls_original": ["--init_from={original_init}", "--d_calls=original"]}
 DEFAULT_CODES = ("original", "amr_tf", "amr_tf_keras_sn")
 METRICS = (("test_recon_l1", "L1 recon (test)"), ("train_d_x", "D loss (last 100 steps)"),
            ("test_probe_acc", "online probe acc (test)"), ("logreg_acc", "refitted logreg acc (test)"))
@@ -58,14 +61,16 @@ def run_dir(work, config, code, seed):
 
 def train(work, config, code, seed, reference, reference_python):
     out = run_dir(work, config, code, seed)
-    if (out / "done.json").exists():
+    if (out / "done.json").exists() and (code != "original" or (out / "init.npz").exists()):
         return
     out.mkdir(parents=True, exist_ok=True)
     data = str(Path(work) / "training" / "data.npz")
     if code == "original":
         cmd = [reference_python, str(ROOT / "benchmarks" / "original_train.py"), f"--reference={reference}"]
     else:
-        cmd = [sys.executable, str(ROOT / "benchmarks" / "amr_tf_train.py"), *VARIANTS[code]]
+        init = run_dir(work, config, "original", seed) / "init.npz"
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "amr_tf_train.py"),
+               *(a.format(original_init=init) for a in VARIANTS[code])]
     cmd += [f"--data={data}", f"--config={config}", f"--seed={seed}", f"--out={out}"]
     print(f"equal_budget: {code} {config} seed {seed} -> {out}", flush=True)
     with open(out / "log.txt", "a") as log:
