@@ -164,7 +164,11 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
         else:
             out = ops.matmul(inputs, normalized)
         if layer.use_bias:
-            out = out + layer.bias
+            # BiasAdd, not a broadcast add: its gradient is BiasAddGrad, which oneDNN folds into
+            # the kernel's backprop (Conv2DBackpropFilterWithBias), and grappler can fuse
+            # conv + bias + LeakyReLU; a broadcast add's gradient is a separate Sum over the batch.
+            first = isinstance(layer, keras.layers.Conv2D) and layer.data_format == "channels_first"
+            out = tf.nn.bias_add(out, ops.cast(layer.bias, out.dtype), data_format="NCHW" if first else None)
         if layer.activation is not None:
             out = layer.activation(out)
         return out
