@@ -18,6 +18,8 @@ Example:
 
 import dataclasses
 import json
+import math
+import typing
 from typing import Optional
 
 from amr_tf.losses import GAN_LOSSES, RECON_LOSSES
@@ -164,6 +166,7 @@ class Config:
         """Raises ValueError naming the first bad value and the allowed ones."""
         from amr_tf import data  # late import: data sources import this module
 
+        self._validate_types()
         _choice("dataset", self.dataset, data.SOURCES)
         _choice("model", self.model, MODELS)
         _choice("mixer", self.mixer, MIXERS)
@@ -196,6 +199,31 @@ class Config:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {name}={getattr(self, name)}")
+
+    def _validate_types(self):
+        """Every field of its declared type (a config.json may say "k": "two"), every float
+        finite (NaN passes every `< 0` test and inf every `> 0`)."""
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            value, kind = getattr(self, field.name), hints[field.name]
+            optional = type(None) in typing.get_args(kind)
+            if optional:
+                kind = next(a for a in typing.get_args(kind) if a is not type(None))
+            if value is None:
+                if optional:
+                    continue
+                raise ValueError(f"{field.name} must be set (a {kind.__name__}), got None")
+            if kind is bool:
+                ok = isinstance(value, bool)
+            elif kind is float:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+            if not ok:
+                raise ValueError(f"{field.name} must be {'an' if kind is int else 'a'} {kind.__name__}, "
+                                 f"got {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{field.name} must be a finite number, got {field.name}={value}")
 
     def _validate_model(self):
         """Combinations of model, mixer and weights that mean nothing (one line each)."""

@@ -125,6 +125,10 @@ BAD = {
     "attributes on digits": (["--cls=1", "--attributes=Male"], ["--attributes", "digits"]),
     "preset cannot take the data": (["--arch=dsprites"], ["dsprites"]),
     "acai with k=3": (["--model=acai", "--k=3"], ["acai", "k=3"]),
+    "NaN lamb": (["--lamb=nan"], ["lamb", "finite"]),
+    "inf lr": (["--lr=inf"], ["lr", "finite"]),
+    "NaN weight_decay": (["--weight_decay=nan"], ["weight_decay", "finite"]),
+    "inf probe_lr": (["--probe_lr=inf"], ["probe_lr", "finite"]),
 }
 
 

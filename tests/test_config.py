@@ -103,3 +103,35 @@ def test_run_name():
     assert cfg.run_name() == "digits_mixup_k3_lamb10_s0"
     assert Config(mixer="none", k=2, lamb=2.5, seed=4).run_name() == "digits_none_k1_lamb2.5_s4"
     assert Config(mixer="none").run_name().startswith("digits_none_k1_")
+
+
+FLOAT_FIELDS = ("lamb", "beta", "cls", "weight_decay", "lr", "probe_lr", "beta1", "beta2")
+
+
+@pytest.mark.parametrize("name", FLOAT_FIELDS)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_floats_are_refused_by_name(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        Config(**{name: value})
+
+
+def test_non_finite_floats_of_other_models_are_refused():
+    for overrides in ({"model": "vae", "mixer": "none", "kl_weight": float("nan")},
+                      {"cls": 1.0, "cls_lr": float("inf")},
+                      {"cls": 1.0, "mask_temperature": float("nan")}):
+        with pytest.raises(ValueError, match="must be a finite number"):
+            Config(**overrides)
+
+
+@pytest.mark.parametrize("overrides,needle", [({"k": "two"}, "k must be an int, got 'two'"),
+                                              ({"k": 2.5}, "k must be an int"),
+                                              ({"k": True}, "k must be an int"),
+                                              ({"lamb": "10"}, "lamb must be a float"),
+                                              ({"jit_compile": 1}, "jit_compile must be a bool"),
+                                              ({"dataset": None}, "dataset must be set")])
+def test_wrong_types_are_one_value_error(overrides, needle):
+    with pytest.raises(ValueError, match=needle):
+        Config(**overrides)
+    base = json.loads(Config().to_json())
+    with pytest.raises(ValueError, match=needle):  # as a config.json holding it reads
+        Config.from_json(json.dumps({**base, **overrides}))
