@@ -180,6 +180,29 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
         return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
+@keras.saving.register_keras_serializable(package="amr_tf")
+class LeakyReLU(keras.layers.LeakyReLU):
+    """LeakyReLU whose gradient reads its output, not its input: where(y > 0, 1, slope), which
+    for a slope > 0 is TensorFlow's own gradient exactly (y and x have one sign). Then the
+    pre-activation feeds nothing else, so grappler can fuse conv + BiasAdd + LeakyReLU into one
+    oneDNN kernel; with TensorFlow's LeakyReluGrad reading it, its remapper gives up on the
+    whole graph ("remapper failed: ... fanout ... exist for missing node") and logs an error."""
+
+    def call(self, inputs):
+        slope = self.negative_slope
+
+        @tf.custom_gradient
+        def leaky_relu(x):
+            y = tf.nn.leaky_relu(x, alpha=slope)
+
+            def grad(upstream):
+                return upstream * tf.where(y > 0, tf.ones_like(y), tf.fill(tf.shape(y), tf.cast(slope, y.dtype)))
+
+            return y, grad
+
+        return leaky_relu(inputs)
+
+
 def _he_init():
     """The Burgess networks' kaiming_init: kaiming_normal (gain sqrt 2, not truncated)."""
     return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
@@ -237,7 +260,7 @@ def _block(k, k_in, dtype, norm=True, power_iterations=None, spectral_norm="repa
                                                dtype=dtype)]
     return ([_conv(k, 3, dtype, power_iterations, fan_in=9 * k_in if k_in else None,
                    spectral_norm=spectral_norm)]
-            + (in_norm if norm else []) + [keras.layers.LeakyReLU(negative_slope=_SLOPE, dtype=dtype)])
+            + (in_norm if norm else []) + [LeakyReLU(negative_slope=_SLOPE, dtype=dtype)])
 
 
 def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=None,
@@ -586,7 +609,7 @@ def _mlp(hidden, n_layers, dtype, power_iterations=None, spectral_norm="reparame
     stack = []
     for _ in range(n_layers):
         stack += [_dense(hidden, dtype, power_iterations, spectral_norm=spectral_norm),
-                  keras.layers.LeakyReLU(negative_slope=0.2, dtype=dtype)]
+                  LeakyReLU(negative_slope=0.2, dtype=dtype)]
     return stack
 
 

@@ -44,15 +44,18 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+    from trainers import run
+    from trainers import strategy as strategies
+
     try:
         config, run_dir = config_from_flags()
-        from trainers import run
-        from trainers import strategy as strategies
 
         strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
         best = run.fit(config, run_dir, resume=FLAGS.resume, strategy=strategy)
     except ValueError as e:  # bad input: one line, no traceback
         fail(str(e))
+    except run.TrainingDiverged as e:  # a script, or a tuner, must be able to tell
+        cli.fail("amr_tf.train", str(e), code=3)
     print(f"run_dir={run_dir} best={best}", flush=True)
 
 

@@ -600,3 +600,19 @@ def test_sigma_gradient_reads_the_last_calls_u_and_v_like_the_original(graph):
     assert not np.allclose(u1.numpy(), u2)  # the calls really left different vectors
     want = 5.0 * np.outer(v2, u2).reshape(kernel.shape)
     np.testing.assert_allclose(grad.numpy(), want, rtol=1e-5, atol=1e-7)
+
+
+def test_leaky_relu_gradient_from_the_output_is_tensorflows():
+    """The output-reading gradient (what lets grappler fuse conv + bias + LeakyReLU) equals
+    TensorFlow's LeakyReluGrad everywhere, 0 and the smallest floats included."""
+    import tensorflow as tf
+
+    x = tf.constant([-3.0, -1e-38, -1e-45, 0.0, 1e-45, 1e-38, 2.5, -0.5], tf.float32)
+    for slope in (0.01, 0.2):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours = networks.LeakyReLU(negative_slope=slope)(x)
+            theirs = tf.nn.leaky_relu(x, alpha=slope)
+            weighted = tf.reduce_sum(ours * tf.range(1.0, 9.0)), tf.reduce_sum(theirs * tf.range(1.0, 9.0))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(tape.gradient(weighted[0], x).numpy(), tape.gradient(weighted[1], x).numpy())

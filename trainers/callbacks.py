@@ -51,6 +51,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.history = list(history)
         self.keep = keep
         self.columns = None
+        self.diverged = None  # {"epoch", "step", "values"} of the first non-finite log
+        self._epoch = 0
 
     @property
     def best(self):
@@ -92,16 +94,28 @@ class RunRecorder(keras.callbacks.Callback):
             f.flush()
             os.fsync(f.fileno())
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Stops at the first step whose running losses are not finite (a NaN never leaves)."""
+        bad = sorted(k for k, v in (logs or {}).items() if not math.isfinite(_plain(v)))
+        if bad and self.diverged is None:
+            self.diverged = {"epoch": self._epoch + 1, "step": batch + 1, "values": bad}
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         trainer = self.model
+        if self.diverged is not None:
+            return  # the epoch did not finish: no row, no checkpoint
         logs["test_probe_accuracy"] = evaluation.probe_accuracy(trainer.encoder, trainer.probe, self.test_data)
         row = {"epoch": epoch + 1, **{k: _plain(v) for k, v in logs.items()}}
         row["g_updates"] = int(trainer.ae_optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):
-            bad = sorted(k for k, v in row.items() if not math.isfinite(v))
-            print(f"\nstopping: non-finite {', '.join(bad)} in epoch {epoch + 1}; "
-                  f"the last good checkpoint is kept in {self.ckpt_dir}", flush=True)
+            # finite training losses, non-finite evaluation (e.g. the valid split's)
+            self.diverged = {"epoch": epoch + 1, "step": None,
+                             "values": sorted(k for k, v in row.items() if not math.isfinite(v))}
             trainer.stop_training = True
             return
         previous_best = self.best
@@ -172,6 +186,8 @@ class ImageRecorder(keras.callbacks.Callback):
         return out
 
     def on_epoch_end(self, epoch, logs=None):
+        if not all(math.isfinite(_plain(v)) for v in (logs or {}).values()):
+            return  # a diverged epoch: its pictures would be NaN, and it gets no checkpoint
         with self.writer.as_default():
             for name, picture in self.pictures().items():
                 images.save_png(self.image_dir / f"{name}_epoch{epoch + 1:04d}.png", picture,

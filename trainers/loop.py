@@ -73,6 +73,8 @@ def fit_distributed(trainer, strategy, train, *, epochs, initial_epoch, steps_pe
             step_count += 1
             logs = _results(trainer)
             callback_list.on_train_batch_end(step, logs)
+            if trainer.stop_training:
+                break
         epoch_logs = dict(logs)
         for metric in trainer.metrics:
             metric.reset_state()

@@ -22,6 +22,22 @@ class TrainingError(RuntimeError):
     """An error inside `fit` (not a user's bad input)."""
 
 
+class TrainingDiverged(TrainingError):
+    """Training stopped on a non-finite loss. `best` is the best record of the epochs before it."""
+
+    def __init__(self, message, best):
+        super().__init__(message)
+        self.best = best
+
+
+def _diverged_message(run_dir, diverged):
+    where = f"epoch {diverged['epoch']}" + (f", step {diverged['step']}" if diverged["step"] else "")
+    latest = checkpoint.latest(Path(run_dir) / "checkpoints")
+    kept = (f"the last good checkpoint is {latest} (the command again resumes from it)" if latest is not None
+            else "no epoch finished, so there is no checkpoint")
+    return f"training diverged: non-finite {', '.join(diverged['values'])} at {where}; {kept}"
+
+
 # Settings that may change between a run and its continuation.
 RESUMABLE_CHANGES = ("epochs",)
 
@@ -144,6 +160,8 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     except ValueError as e:
         # Past set-up a ValueError is a bug, not bad input: keep its traceback.
         raise TrainingError(f"training failed: {e}") from e
+    if recorder.diverged is not None:
+        raise TrainingDiverged(_diverged_message(run_dir, recorder.diverged), recorder.best)
     return recorder.best
 
 

@@ -88,12 +88,18 @@ class AMRHyperModel(keras_tuner.HyperModel):
         config = self.config(hp, seed)
         if epochs is not None:
             config = dataclasses.replace(config, epochs=int(epochs))
-        best = run.fit(config, run_dir, verbose=verbose, extra_callbacks=list(callbacks),
-                       trainer=model, **kwargs)
+        diverged = 0.0
+        try:
+            best = run.fit(config, run_dir, verbose=verbose, extra_callbacks=list(callbacks),
+                           trainer=model, **kwargs)
+        except run.TrainingDiverged as e:  # scored by the epochs before it, and marked
+            print(f"{run_dir}: {e}", flush=True)
+            best, diverged = e.best, 1.0
         if best is None:
             raise run.TrainingError(f"{run_dir}: no epoch finished")
         return {
             "val_probe_accuracy": float(best["val_probe_accuracy"]),
             "test_probe_accuracy": float(best["test_probe_accuracy"]),
             "best_epoch": float(best["epoch"]),
+            "diverged": diverged,
         }
