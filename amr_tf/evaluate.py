@@ -643,6 +643,15 @@ def evaluate_run(run_dir, metric="all", checkpoint="best", compare=(), log=None,
                 raise ValueError(f"--compare run {other} has images of shape {other_shape}; this run's are {shape}")
     config, nets, meta = runs.load_networks(run_dir, checkpoint)
     epoch = int(meta["epoch"])
+    from amr_tf import rundir
+
+    rundir.refuse_symlinks(run_dir)
+    # It writes eval/ and logs/eval into the run directory: not while another process holds it.
+    with rundir.locked(run_dir, "evaluate"):
+        return _evaluate_chosen(run_dir, config, nets, chosen, epoch, checkpoint, compare, settings, log)
+
+
+def _evaluate_chosen(run_dir, config, nets, chosen, epoch, checkpoint, compare, settings, log):
     records = {}
     for name in chosen:
         start = time.time()

@@ -234,9 +234,12 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
     metadata = {**(metadata or {}), "format": format, "image_shape": list(image_shape),
                 "code_shape": list(code_shape), "clipped_to": [-1.0, 1.0], "signatures": list(SIGNATURES)}
     model_dir.mkdir(parents=True, exist_ok=True)
+    from amr_tf import rundir
+
+    rundir.remove_stale_temps(model_dir)  # folders of exports killed mid-write
     # Written beside the versions under a non-numeric name, then renamed: TF Serving never
     # sees a half-written version, and a failed export leaves nothing behind.
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=model_dir))
     try:
         if format == "saved_model":
             with _warnings_only():
@@ -249,15 +252,31 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
             meta_path = tmp / METADATA_FILE
         meta_path.write_text(json.dumps(metadata, indent=2) + "\n")
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
-        number = version if version is not None else max(versions(model_dir), default=0) + 1
-        target = model_dir / str(number)
-        if target.exists():  # another export took the number meanwhile
-            raise ValueError(f"{target} already exists; versions are never overwritten")
-        tmp.rename(target)
+        # The number is chosen and taken under the model folder's lock: two exports racing
+        # for the next version get two numbers, never one folder.
+        with _versions_lock(model_dir):
+            number = version if version is not None else max(versions(model_dir), default=0) + 1
+            target = model_dir / str(number)
+            if target.exists():  # another export took the number meanwhile
+                raise ValueError(f"{target} already exists; versions are never overwritten")
+            tmp.rename(target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return str(target)
+
+
+@contextlib.contextmanager
+def _versions_lock(model_dir):
+    """An exclusive lock on `model_dir/.versions.lock` (waits for the other export)."""
+    import fcntl
+
+    fd = os.open(Path(model_dir) / ".versions.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ cli.define_config_flags()
 flags.DEFINE_string("out_dir", None, "Run directory (default runs/<dataset>_<mixer>_k<k>_lamb<lamb>_s<seed>).")
 flags.DEFINE_string("run_dir", None, "Continue the existing run in this directory (its config.json).")
 flags.DEFINE_boolean("resume", True, "Resume from the run directory's newest checkpoint (--noresume refuses one).")
+flags.DEFINE_boolean("restart", False, "Move the run directory's history (checkpoints, metrics.csv, best.json, "
+                     "images, logs) to restart-backup-<time>/ and train from epoch 0.")
 flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker"],
                   "tf.distribute strategy: auto (mirrored when >1 GPU is visible), default (one device), "
                   "mirrored (all local GPUs, or --logical_cpus), multi_worker (machines in TF_CONFIG).")
@@ -51,7 +53,7 @@ def main(argv):
         config, run_dir = config_from_flags()
 
         strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
-        best = run.fit(config, run_dir, resume=FLAGS.resume, strategy=strategy)
+        best = run.fit(config, run_dir, resume=FLAGS.resume, strategy=strategy, restart=FLAGS.restart)
     except ValueError as e:  # bad input: one line, no traceback
         fail(str(e))
     except run.TrainingDiverged as e:  # a script, or a tuner, must be able to tell

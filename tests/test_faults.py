@@ -57,3 +57,170 @@ def test_a_nan_stop_exits_non_zero_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and "training diverged: non-finite g_loss at epoch 1, step 1" in errors[0], errors
     assert "no epoch finished" in errors[0] and "Traceback" not in result.stderr
+
+
+# -- the run directory belongs to one run ---------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from tests.helpers import CLI_ENV, ROOT  # noqa: E402
+
+TRAIN = ["--dataset=digits", "--batch_size=16", "--steps_per_epoch=3"]
+
+
+def _epochs(out):
+    with open(out / "metrics.csv", newline="") as f:
+        return [int(r["epoch"]) for r in csv.DictReader(f)]
+
+
+def _fit(out, epochs, **kwargs):
+    config = tiny_config(epochs=epochs, steps_per_epoch=2)
+    return run.fit(config, out, verbose=0, **kwargs)
+
+
+def test_two_processes_on_one_run_directory_one_trains_the_other_exits_2(tmp_path):
+    out = tmp_path / "conc"
+    cmd = [sys.executable, "-m", "amr_tf.train", *TRAIN, "--epochs=2", f"--out_dir={out}"]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], [(c, e[-1500:]) for c, _, e in results]
+    loser = next(err for code, _, err in results if code == 2)
+    winner_pid = next(p.pid for p, (code, _, _) in zip(procs, results) if code == 0)
+    errors = [line for line in loser.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and f"in use by another process (pid {winner_pid}, train)" in errors[0], errors
+    assert _epochs(out) == [1, 2]  # every row once
+
+
+def test_a_held_directory_is_refused_and_a_killed_holder_leaves_no_lock(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom amr_tf import rundir\n"
+                               f"with rundir.locked({str(out)!r}, 'test'):\n    print('held', flush=True)\n"
+                               "    time.sleep(120)"], cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match=f"in use by another process \\(pid {holder.pid}, test\\)"):
+            _fit(out, 1)
+        assert not (out / "config.json").exists()  # refused before anything was written
+    finally:
+        holder.kill()  # SIGKILL: the kernel releases the lock
+        holder.wait()
+    _fit(out, 1)
+    assert _epochs(out) == [1]
+
+
+def test_no_checkpoint_but_history_is_refused_unless_restart(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 2)
+    for path in (out / "checkpoints").iterdir():
+        path.unlink()
+    config_before = (out / "config.json").read_text()
+    with pytest.raises(ValueError, match="2 epoch\\(s\\) in metrics.csv but no checkpoint.*--restart"):
+        _fit(out, 3)
+    assert (out / "config.json").read_text() == config_before and _epochs(out) == [1, 2]
+    _fit(out, 1, restart=True)
+    assert _epochs(out) == [1]
+    backups = list(out.glob("restart-backup-*"))
+    assert len(backups) == 1 and (backups[0] / "metrics.csv").exists()
+    with open(backups[0] / "metrics.csv", newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
+
+
+def test_resuming_from_an_older_checkpoint_moves_later_rows_aside(tmp_path):
+    """The program's own advice for a corrupt newest checkpoint is to delete it: the resume then
+    starts after the older one, and the rows and pictures past it must not stay or repeat."""
+    out = tmp_path / "run"
+    _fit(out, 3)
+    (out / "checkpoints" / "epoch-0003.npz").unlink()
+    _fit(out, 3)
+    assert _epochs(out) == [1, 2, 3]
+    with open(out / "metrics.after-epoch-2.csv", newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [3]
+    assert sorted(p.name for p in (out / "images.after-epoch-2").iterdir()) == [
+        "mixes_epoch0003.png", "reconstructions_epoch0003.png"]
+    assert (out / "images" / "mixes_epoch0003.png").exists()  # the new epoch 3's
+
+
+def test_a_refused_resume_writes_nothing(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 2)
+    (out / "checkpoints" / "epoch-0002.npz").write_bytes(b"garbage")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="epoch-0002.npz is corrupt"):
+        _fit(out, 3)  # epochs 2 -> 3 must not reach config.json
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == {p: v for p, v in before.items() if p.name != ".lock"}
+
+
+def test_a_torn_last_line_is_repaired_from_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 2)
+    text = (out / "metrics.csv").read_text()
+    (out / "metrics.csv").write_text(text[:-15])  # killed mid-append of row 2
+    _fit(out, 3)
+    assert _epochs(out) == [1, 2, 3]
+    with open(out / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all(len(r) == len(rows[0]) and None not in r.values() for r in rows)
+    assert float(rows[1]["recon"]) > 0
+
+
+def test_stale_temporary_files_are_removed_and_live_ones_kept(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = out / "checkpoints" / f".epoch-0002.npz.tmp-{dead_pid}"
+    stale.write_bytes(b"x" * 1000)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        live = out / "checkpoints" / f".best.npz.tmp-{sleeper.pid}"  # another run's, still writing
+        live.write_bytes(b"x")
+        _fit(out, 2)
+        assert not stale.exists() and live.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_symlinked_run_files_are_refused(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text((out / "metrics.csv").read_text())
+    (out / "metrics.csv").unlink()
+    (out / "metrics.csv").symlink_to(outside)
+    before = outside.read_text()
+    with pytest.raises(ValueError, match="metrics.csv is a symlink"):
+        _fit(out, 2)
+    assert outside.read_text() == before
+
+
+def test_an_out_dir_that_is_a_file_is_one_line(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    result = run_cli("amr_tf.train", *TRAIN, "--epochs=1", f"--out_dir={path}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "exists and is not a directory" in result.stderr.strip().splitlines()[-1]
+
+
+def test_concurrent_exports_take_two_versions_and_stale_export_folders_go(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    models = tmp_path / "models"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (models / "m").mkdir(parents=True)
+    stale = models / "m" / f".export-{int(dead.stdout)}-abc"
+    stale.mkdir()
+    (stale / "saved_model.pb").write_bytes(b"half")
+    cmd = [sys.executable, "-m", "amr_tf.export", f"--run_dir={out}", f"--export_dir={models}", "--model_name=m"]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.communicate()[1][-2000:]
+    assert sorted(p.name for p in (models / "m").iterdir() if not p.name.startswith(".")) == ["1", "2"]
+    assert all((models / "m" / v / "saved_model.pb").exists() for v in ("1", "2"))
+    assert not stale.exists()

@@ -2,8 +2,8 @@
 
 Order of writes at the end of epoch e (so SIGKILL at any point loses at most epoch e and
 never duplicates a row): best.npz (if improved) -> epoch-e checkpoint (which carries the
-history) -> metrics.csv row (append) -> best.json. On resume, `RunRecorder.reconcile`
-appends any row the checkpoint has and the CSV lacks.
+history) -> metrics.csv row (append) -> best.json. On resume, `amr_tf.rundir.repair_history`
+makes metrics.csv hold exactly the checkpoint's rows.
 """
 
 import csv
@@ -65,19 +65,6 @@ class RunRecorder(keras.callbacks.Callback):
             "val_probe_accuracy": row["val_probe_accuracy"],
             "test_probe_accuracy": row["test_probe_accuracy"],
         }
-
-    def reconcile(self):
-        """Appends rows the checkpoint history has and metrics.csv lacks (kill between writes)."""
-        written = set()
-        path = self.run_dir / "metrics.csv"
-        if path.exists():
-            with open(path, newline="") as f:
-                written = {int(r["epoch"]) for r in csv.DictReader(f)}
-        for row in self.history:
-            if row["epoch"] not in written:
-                self._append(row)
-        if self.history:
-            write_json(self.run_dir / "best.json", self.best)
 
     def _append(self, row):
         path = self.run_dir / "metrics.csv"

@@ -4,6 +4,7 @@ Run directory: config.json, checkpoints/ (epoch-NNNN.npz, best.npz), logs/ (Tens
 metrics.csv (one row per finished epoch), best.json, images/.
 """
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from amr_tf import data
+from amr_tf import data, rundir
 from amr_tf.config import Config
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
@@ -40,22 +41,32 @@ def _diverged_message(run_dir, diverged):
 
 # Settings that may change between a run and its continuation.
 RESUMABLE_CHANGES = ("epochs",)
+# What --restart moves aside: the whole history of the earlier run.
+RESTART_MOVES = ("checkpoints", "metrics.csv", "best.json", "images", "logs")
 
 
-def prepare_run_dir(config, run_dir, resume=True):
-    """Creates or re-opens a run directory; refuses to mix two different runs.
+def prepare_run_dir(config, run_dir, resume=True, restart=False):
+    """Checks that `run_dir` can take this run; writes nothing (the caller writes config.json
+    once the checkpoint has been read).
 
     Returns:
         The path of the newest epoch checkpoint to resume from, or None.
 
     Raises:
-        ValueError: the directory holds a different run, or resume=False and it has checkpoints.
+        ValueError: the directory holds a different run, resume=False and it has checkpoints,
+            or it has a history (metrics.csv rows) but no checkpoint and not `restart`.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"{run_dir} exists and is not a directory; choose another --out_dir")
+    rundir.refuse_symlinks(run_dir)
     config_path = run_dir / "config.json"
     latest = checkpoint.latest(run_dir / "checkpoints")
     if config_path.exists():
-        old = Config.from_json(config_path.read_text())
+        try:
+            old = Config.from_json(config_path.read_text())
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{config_path} is not a readable run config ({e})") from None
         diffs = [
             f"{f.name}={getattr(old, f.name)!r} there, {getattr(config, f.name)!r} now"
             for f in dataclasses.fields(Config)
@@ -66,17 +77,25 @@ def prepare_run_dir(config, run_dir, resume=True):
                 f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); "
                 "choose another --out_dir"
             )
+    if restart:
+        return None
     if latest is not None and not resume:
         raise ValueError(
             f"{run_dir} already has checkpoints (newest {latest.name}); "
             "run again with --resume to continue it, or choose another --out_dir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    callbacks.write_json(config_path, dataclasses.asdict(config))
+    if latest is None:
+        _, rows, _ = rundir.read_rows(run_dir / "metrics.csv")
+        if rows:
+            raise ValueError(
+                f"{run_dir} has {len(rows)} epoch(s) in metrics.csv but no checkpoint to resume from; "
+                "pass --restart to move that history aside and train from epoch 0"
+            )
     return latest
 
 
-def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), trainer=None, strategy=None):
+def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), trainer=None, strategy=None,
+        restart=False):
     """Trains `config` into `run_dir`, continuing from its newest checkpoint if any.
 
     Args:
@@ -91,6 +110,11 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
             strategy trains with Keras' `fit`, any other with `trainers.loop.fit_distributed`
             (same `train_step`). Only the chief writes the run directory; the other workers
             read its checkpoints, so on several machines it must be shared storage.
+        restart: move the directory's history (checkpoints, metrics.csv, best.json, images,
+            logs) to `restart-backup-<time>/` and train from epoch 0.
+
+    The chief holds the directory's lock (`amr_tf.rundir.locked`) for the whole run; a
+    directory another process holds is refused (`rundir.RunDirBusy`, a ValueError).
 
     Returns:
         The best record {"epoch", "val_probe_accuracy", "test_probe_accuracy"} (None if no epoch ran).
@@ -106,8 +130,19 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     if trainer is None:  # before the run directory: networks that cannot take the data create nothing
         with strategy.scope():
             trainer = build_trainer(config, info)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"{run_dir} exists and is not a directory; choose another --out_dir")
+    with (rundir.locked(run_dir) if chief else contextlib.nullcontext()):
+        return _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trainer, strategy,
+                           distributed, chief, info, steps, replicas)
+
+
+def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trainer, strategy,
+                distributed, chief, info, steps, replicas):
     if chief:
-        latest = prepare_run_dir(config, run_dir, resume)
+        latest = prepare_run_dir(config, run_dir, resume, restart)
+        for folder in (run_dir, run_dir / "checkpoints"):
+            rundir.remove_stale_temps(folder)
     else:
         latest = checkpoint.latest(run_dir / "checkpoints")
     if distributed:
@@ -117,8 +152,18 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     if latest is not None:
         meta = checkpoint.restore(checkpoint.groups(trainer), latest)
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
-        if chief:
-            recorder.reconcile()
+    if chief:  # everything read and checked: now the directory is written
+        if restart:
+            backup = rundir.set_aside(run_dir, RESTART_MOVES)
+            if backup is not None:
+                print(f"restarting {run_dir} from epoch 0; its history is in {backup}", flush=True)
+        callbacks.write_json(run_dir / "config.json", dataclasses.asdict(config))
+        for line in rundir.repair_history(run_dir, recorder.history, initial_epoch):
+            print(f"{run_dir}: {line}", flush=True)
+        rundir.set_aside_images(run_dir, initial_epoch)
+        if recorder.history:
+            callbacks.write_json(run_dir / "best.json", recorder.best)
+    if latest is not None:
         print(f"resuming {run_dir} after epoch {initial_epoch} ({latest.name})", flush=True)
     if initial_epoch >= config.epochs:
         print(f"{run_dir} has finished all {config.epochs} epochs; best: {recorder.best}", flush=True)

@@ -1,0 +1,221 @@
+"""The run directory belongs to one run: its lock, its history's repair, its clean-up.
+
+- `locked(run_dir)`: an exclusive OS file lock (`fcntl.flock` on `.lock`) held for the run's
+  life. The kernel releases it when the process dies, however it dies, so a SIGKILL never leaves
+  a stale lock; a second process is refused in one line naming the holder's PID.
+- `remove_stale_temps(directory)`: temporary files and folders named `...tmp-<PID>...` or
+  `.export-<PID>-...` whose process is gone (a SIGKILL mid-write leaves them) are removed.
+- `refuse_symlinks(run_dir)`: a run file that is a symlink would make a resume write outside
+  the run directory; it is refused.
+- `repair_history(run_dir, history, epoch)`: metrics.csv made to hold exactly the checkpoint's
+  rows, in order: a torn last line is dropped and rewritten, a missing row appended, rows past
+  the checkpoint's epoch moved to `metrics.after-epoch-<N>.csv` (never silently kept or repeated);
+  best.json rewritten from the same history.
+  Pictures of those later epochs go to `images.after-epoch-<N>/` (`set_aside_images`).
+- `set_aside(run_dir, names)`: `--restart`: the earlier run's history moved to
+  `restart-backup-<time>/` before the run starts again from epoch 0.
+"""
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+LOCK_FILE = ".lock"
+RUN_FILES = ("config.json", "metrics.csv", "best.json", "checkpoints", "images", "logs", "eval", LOCK_FILE)
+_TEMP = re.compile(r"(?:\.tmp-(\d+)|^\.export-(\d+)-)")
+
+
+class RunDirBusy(ValueError):
+    """Another live process holds the run directory."""
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    return True
+
+
+@contextlib.contextmanager
+def locked(run_dir, what="train"):
+    """Holds the run directory's exclusive lock; raises RunDirBusy if another process has it."""
+    import fcntl
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symlink; a run directory's files must be its own")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise RunDirBusy(f"{run_dir} is in use by another process ({holder}); wait for it to finish "
+                             f"or stop it, or choose another directory") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, {what}".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing releases the lock (the kernel does it too if the process dies)
+
+
+def remove_stale_temps(directory):
+    """Removes `directory`'s temporary files and folders whose writer process is gone; returns them."""
+    directory = Path(directory)
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        match = _TEMP.search(path.name)
+        if not match or not path.name.startswith("."):
+            continue
+        pid = int(match.group(1) or match.group(2))
+        if pid == os.getpid() or pid_alive(pid):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def refuse_symlinks(run_dir):
+    """Raises ValueError naming the first run file of `run_dir` that is a symlink."""
+    run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        return  # the directory itself may be a link; its files may not
+    for name in RUN_FILES:
+        path = run_dir / name
+        if path.is_symlink():
+            raise ValueError(f"{path} is a symlink; a run directory's files must be its own "
+                             "(a resume would write where it points)")
+
+
+def read_rows(path):
+    """(header, rows as lists of strings, whether the last line was torn) of a metrics.csv."""
+    text = Path(path).read_text(errors="replace") if Path(path).exists() else ""
+    torn = bool(text) and not text.endswith("\n")
+    lines = text.splitlines()
+    if torn:
+        lines = lines[:-1]  # a kill mid-append: the last line is incomplete
+    if not lines:
+        return None, [], torn
+    parsed = list(csv.reader(io.StringIO("\n".join(lines) + "\n")))
+    header, rows = parsed[0], parsed[1:]
+    return header, [r for r in rows if len(r) == len(header)], torn or any(len(r) != len(header) for r in rows)
+
+
+def _write_csv(path, header, rows):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _format(value):
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def repair_history(run_dir, history, epoch):
+    """Makes metrics.csv hold exactly `history`'s rows (the checkpoint of `epoch`'s).
+
+    Returns a list of what was done (one string each), empty when nothing needed doing.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.csv"
+    done = []
+    header, rows, torn = read_rows(path)
+    if header is None and not history:
+        return done
+    if header is None or "epoch" not in header:
+        header = ["epoch"] + sorted({k for r in history for k in r if k != "epoch"})
+    at = header.index("epoch")
+    written = {}
+    for r in rows:
+        try:
+            written.setdefault(int(float(r[at])), r)
+        except ValueError:
+            torn = True
+    later = [r for e, r in sorted(written.items()) if e > epoch]
+    if later:
+        backup = run_dir / f"metrics.after-epoch-{epoch}.csv"
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = run_dir / f"metrics.after-epoch-{epoch}.{n}.csv"
+        _write_csv(backup, header, later)
+        done.append(f"moved {len(later)} row(s) past epoch {epoch} (the checkpoint's) to {backup.name}")
+    wanted = [[_format(r.get(c, "")) for c in header] for r in history]
+    kept = [written[e] for e in sorted(written) if e <= epoch]
+    repeated = len(rows) != len(written)
+    if torn or later or repeated or [r[at] for r in kept] != [w[at] for w in wanted]:
+        # the checkpoint's own rows (it carries them all) replace whatever the file says
+        _write_csv(path, header, wanted)
+        if torn:
+            done.append("rewrote the torn last line of metrics.csv")
+        if repeated:
+            done.append("dropped repeated rows of metrics.csv")
+        if len(kept) < len(wanted):
+            done.append(f"restored {len(wanted) - len(kept)} row(s) of metrics.csv from the checkpoint")
+    return done
+
+
+def set_aside(run_dir, names=("metrics.csv", "best.json", "images")):
+    """Moves `names` of `run_dir` that exist to restart-backup-<time>/; returns it (None: nothing)."""
+    run_dir = Path(run_dir)
+    present = [run_dir / n for n in names if (run_dir / n).exists()]
+    if not present:
+        return None
+    backup = run_dir / time.strftime("restart-backup-%Y%m%d-%H%M%S")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = run_dir / f"{time.strftime('restart-backup-%Y%m%d-%H%M%S')}.{n}"
+    backup.mkdir()
+    for path in present:
+        os.replace(path, backup / path.name)
+    return backup
+
+
+_IMAGE_EPOCH = re.compile(r"_epoch(\d{4,})\.png$")
+
+
+def set_aside_images(run_dir, epoch):
+    """Moves images/ pictures of epochs past `epoch` to images.after-epoch-<epoch>/; returns how many."""
+    images = Path(run_dir) / "images"
+    later = [p for p in images.glob("*.png") if (m := _IMAGE_EPOCH.search(p.name)) and int(m.group(1)) > epoch] \
+        if images.is_dir() else []
+    if later:
+        backup = Path(run_dir) / f"images.after-epoch-{epoch}"
+        backup.mkdir(exist_ok=True)
+        for path in later:
+            os.replace(path, backup / path.name)
+    return len(later)
+
+
+def write_json(path, value):
+    """JSON written atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
