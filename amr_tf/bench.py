@@ -14,7 +14,7 @@ import resource
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -178,4 +178,6 @@ def main(argv):
 
 if __name__ == "__main__":
     # absl spells the negation --nojit; accept the --no-jit spelling too.
-    app.run(main, argv=[a.replace("--no-jit", "--nojit") for a in sys.argv])
+    from amr_tf import cli
+
+    cli.run(main, "amr_tf.bench", argv=[a.replace("--no-jit", "--nojit") for a in sys.argv])

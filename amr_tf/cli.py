@@ -77,6 +77,26 @@ def config_values(names=FIELDS, only_given=False):
     return {name: flags.FLAGS[name].value for name in names if not only_given or flags.FLAGS[name].present}
 
 
+def run(main, program, argv=None):
+    """`absl.app.run(main)` with a flag of the wrong type (`--k=two`) one line and exit 2, like
+    every other bad input, and Ctrl-C one line (exit 130) instead of a traceback."""
+    from absl import app
+
+    def parse(args):
+        try:
+            return flags.FLAGS(args)
+        except flags.Error as e:
+            fail(program, str(e))
+
+    def guarded(args):
+        try:
+            return main(args)
+        except KeyboardInterrupt:
+            fail(program, "interrupted", code=130)
+
+    app.run(guarded, argv=argv, flags_parser=parse)
+
+
 def fail(program, message, code=2):
     """Ends the program with one line on stderr (a user's mistake: no traceback)."""
     print(f"{program}: error: {message}", file=sys.stderr, flush=True)

@@ -12,11 +12,13 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
 quiet.import_tensorflow()
+
+from amr_tf import cli  # noqa: E402
 
 flags.DEFINE_string("out_dir", "runs/demo", "Run directory of the demo.")
 flags.DEFINE_integer("epochs", 10, "Epochs on digits (about 5 s each on a 2-core CPU).")
@@ -84,4 +86,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, "amr_tf.demo")

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -724,4 +724,4 @@ def fail(message):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "amr_tf.evaluate")

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -136,4 +136,4 @@ def fail(message):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "amr_tf.export")

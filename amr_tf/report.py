@@ -18,7 +18,7 @@ import math
 import statistics
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -272,4 +272,4 @@ def main(argv):
 if __name__ == "__main__":
     flags.DEFINE_string("runs", "runs", "Folder searched (recursively) for run directories.")
     flags.DEFINE_enum("format", "markdown", list(FORMATS), "markdown (tables per setting) or csv (one line each).")
-    app.run(main)
+    cli.run(main, "amr_tf.report")

@@ -15,7 +15,7 @@ import os
 import time
 import traceback
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -149,4 +149,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main, "amr_tf.reproduce")

@@ -12,11 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
 quiet.import_tensorflow()
+
+from amr_tf import cli  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -123,4 +125,4 @@ def fail(message):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, "amr_tf.serving_bench")

@@ -8,7 +8,7 @@ Re-running the same command resumes from the run directory's newest checkpoint;
 import dataclasses
 import os
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -46,18 +46,25 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
-    from trainers import run
+    from trainers import checkpoint, run
     from trainers import strategy as strategies
 
+    run_dir = None
     try:
         config, run_dir = config_from_flags()
-
         strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
         best = run.fit(config, run_dir, resume=FLAGS.resume, strategy=strategy, restart=FLAGS.restart)
     except ValueError as e:  # bad input: one line, no traceback
         fail(str(e))
     except run.TrainingDiverged as e:  # a script, or a tuner, must be able to tell
         cli.fail("amr_tf.train", str(e), code=3)
+    except OSError as e:  # an unwritable or vanished run directory, a full disk
+        fail(f"cannot use {e.filename or run_dir}: {e.strerror or e}")
+    except KeyboardInterrupt:
+        latest = checkpoint.latest(os.path.join(run_dir, "checkpoints")) if run_dir else None
+        where = (f"the same command resumes {run_dir} after its last finished epoch ({latest.name})" if latest
+                 else "no epoch had finished, so the same command starts it again")
+        cli.fail("amr_tf.train", f"interrupted; {where}", code=130)
     print(f"run_dir={run_dir} best={best}", flush=True)
 
 
@@ -66,4 +73,4 @@ def fail(message):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, "amr_tf.train")

@@ -224,3 +224,109 @@ def test_concurrent_exports_take_two_versions_and_stale_export_folders_go(tmp_pa
     assert sorted(p.name for p in (models / "m").iterdir() if not p.name.startswith(".")) == ["1", "2"]
     assert all((models / "m" / v / "saved_model.pb").exists() for v in ("1", "2"))
     assert not stale.exists()
+
+
+# -- broken inputs are one line -------------------------------------------------------------
+
+def _fashion_copy(tmp_path, damage):
+    import shutil
+
+    from amr_tf.data import idx
+
+    folder = tmp_path / "fashion"
+    shutil.copytree(idx.DEBIAN_FASHION_MNIST, folder)
+    target = next(folder.glob("train-images*"))
+    damage(target)
+    return folder, target
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="needs dataset-fashion-mnist")
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_damaged_fashion_mnist_files_are_one_line_naming_the_file(tmp_path, damage):
+    def hurt(path):
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2] if damage == "truncated" else b"not a gzip file at all" * 100)
+
+    folder, target = _fashion_copy(tmp_path, hurt)
+    result = run_cli("amr_tf.train", "--dataset=fashion_mnist", f"--data_dir={folder}", "--epochs=1",
+                     "--steps_per_epoch=1", f"--out_dir={tmp_path / 'run'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert str(target) in last and "damaged" in last, last
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_data_dir_is_refused_not_replaced(tmp_path):
+    result = run_cli("amr_tf.train", "--dataset=fashion_mnist", f"--data_dir={tmp_path / 'nowhere'}", "--epochs=1",
+                     f"--out_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr.strip().splitlines()[-1] and "nowhere" in result.stderr
+
+
+def test_a_flag_of_the_wrong_type_exits_2_in_one_line():
+    result = run_cli("amr_tf.train", "--k=two")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 and "--k=two" in lines[0], lines
+
+
+def test_a_config_json_of_the_wrong_type_is_one_line_in_train_export_and_evaluate(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    _fit(out, 1)
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "k": "two"}))
+    for module, flags in (("amr_tf.train", [f"--run_dir={out}"]),
+                          ("amr_tf.export", [f"--run_dir={out}", f"--export_dir={tmp_path / 'm'}"]),
+                          ("amr_tf.evaluate", [f"--run_dir={out}", "--metric=probe"])):
+        result = run_cli(module, *flags)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (module, result.stderr[-2000:])
+        assert "k must be an int, got 'two'" in result.stderr.strip().splitlines()[-1], module
+
+
+def test_checkpoint_metadata_of_the_wrong_type_is_refused(tmp_path):
+    import json
+
+    from trainers import checkpoint
+
+    out = tmp_path / "run"
+    _fit(out, 1)
+    path = out / "checkpoints" / "epoch-0001.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["__meta__"] = np.frombuffer(json.dumps({"epoch": "one", "history": []}).encode(), np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(checkpoint.CheckpointError, match="epoch-0001.npz is corrupt"):
+        _fit(out, 2)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory anyway")
+def test_an_unwritable_run_directory_is_one_line(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        result = run_cli("amr_tf.train", *TRAIN, "--epochs=1", f"--out_dir={out}")
+    finally:
+        out.chmod(0o700)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot use" in result.stderr.strip().splitlines()[-1]
+
+
+def test_ctrl_c_is_one_line_naming_where_the_run_resumes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "amr_tf.train", *TRAIN, "--epochs=50", f"--out_dir={out}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out / "checkpoints" / "epoch-0001.npz").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("amr_tf.train: error: interrupted; the same command resumes") and "epoch-" in last, last

@@ -66,14 +66,29 @@ def read(path):
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+        _check_meta(meta)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
         raise CheckpointError(
             f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}); "
             "delete it to fall back to the previous one"
         ) from None
     return arrays, meta
+
+
+def _check_meta(meta):
+    """Raises TypeError unless `meta` is a record whose "epoch" (if any) is an int >= 0 and whose
+    "history" (if any) is a list of rows with int epochs, as `save`'s callers write them."""
+    if not isinstance(meta, dict):
+        raise TypeError("its metadata is not a record")
+    epoch, history = meta.get("epoch", 0), meta.get("history", [])
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise TypeError(f"its epoch is {epoch!r}")
+    if not isinstance(history, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("epoch"), int) and not isinstance(r.get("epoch"), bool)
+            for r in history):
+        raise TypeError("its history is not a list of epoch rows")
 
 
 def restore(var_groups, path, only=None):

@@ -151,6 +151,8 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     initial_epoch = 0
     if latest is not None:
         meta = checkpoint.restore(checkpoint.groups(trainer), latest)
+        if "epoch" not in meta or "history" not in meta:
+            raise checkpoint.CheckpointError(f"checkpoint {latest} has no epoch and history: it is no run's checkpoint")
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
     if chief:  # everything read and checked: now the directory is written
         if restart:

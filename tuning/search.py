@@ -14,7 +14,7 @@ import itertools
 import math
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from amr_tf import quiet
 
@@ -141,4 +141,4 @@ def fail(message, code=2):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, "tuning.search")

@@ -11,6 +11,7 @@ official 10k test images as test.
 import functools
 import gzip
 import os
+import zlib
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -35,8 +36,13 @@ def read_idx(path: str) -> np.ndarray:
         ValueError: the file is not a valid IDX file (bad magic, type or size).
     """
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:  # truncated or not gzip at all
+        raise ValueError(f"{path} is damaged: {type(e).__name__}: {e}; download it again") from None
+    except OSError as e:
+        raise ValueError(f"{path} cannot be read: {e.strerror or e}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
         raise ValueError(f"{path} is not an IDX file (magic {raw[:4].hex()!r})")
     ndim = raw[3]
@@ -70,6 +76,8 @@ def find_files(directory: Optional[str]) -> Optional[Dict[str, Tuple[str, str]]]
 def idx_directory(name: str, data_dir: Optional[str], defaults=()) -> Optional[str]:
     """The first of <data_dir>/<name>, <data_dir>/<name with '-'>, <data_dir>, *defaults holding the files."""
     candidates = []
+    if data_dir and not os.path.isdir(data_dir):
+        raise ValueError(f"--data_dir={data_dir} does not exist (or is not a directory)")
     if data_dir:
         candidates += [os.path.join(data_dir, name), os.path.join(data_dir, name.replace("_", "-")), data_dir]
     for directory in [*candidates, *defaults]:
