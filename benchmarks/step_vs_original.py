@@ -1,0 +1,64 @@
+"""amr_tf's fp32 train step against the original's, side by side: alternating A/B pairs in one run.
+
+    .venv/bin/python benchmarks/step_vs_original.py --reference=PATH [--pairs=3 --k=8 --isa=AVX2]
+
+Each pair runs `python -m amr_tf.bench` (this tree) and `original_step.py` (the reference
+environment), one fresh process each, on the same shapes (acai32, batch 64, 3 channels, G every
+5th step). `--isa=AVX2` sets ONEDNN_MAX_CPU_ISA for both (torch's and TensorFlow's oneDNN honour
+it): the kernels an AVX2-only CPU would run, on a CPU that has more. Prints each pair, the
+medians and their ratio, and the CPU (model, ISA, oneDNN cap).
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rate(text):
+    match = re.search(r"samples_per_s=([\d.]+)", text)
+    if not match:
+        sys.exit(f"step_vs_original: no samples_per_s in:\n{text[-2000:]}")
+    return float(match.group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--reference_python", default=str(ROOT / "benchmarks" / ".venv-reference" / "bin" / "python"))
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--isa", default=None, help="ONEDNN_MAX_CPU_ISA for both sides (e.g. AVX2)")
+    args = parser.parse_args()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if args.isa:
+        env["ONEDNN_MAX_CPU_ISA"] = args.isa
+    shape = [f"--k={args.k}", "--batch_size=64", "--channels=3", f"--steps={args.steps}", f"--warmup={args.warmup}"]
+    ours_cmd = [sys.executable, "-m", "amr_tf.bench", *shape, "--bottleneck=32", "--precision=float32"]
+    theirs_cmd = [args.reference_python, str(ROOT / "benchmarks" / "original_step.py"), f"--reference={args.reference}",
+                  *shape, "--threads=2"]
+    ours, theirs, line = [], [], ""
+    for i in range(args.pairs):
+        a = subprocess.run(ours_cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        b = subprocess.run(theirs_cmd, cwd=args.reference, env=env, capture_output=True, text=True)
+        ours.append(_rate(a.stdout))
+        theirs.append(_rate(b.stdout))
+        line = a.stdout.strip().splitlines()[-1]
+        print(f"pair {i + 1}: amr_tf {ours[-1]:.1f}  original {theirs[-1]:.1f}  ratio {ours[-1] / theirs[-1]:.2f}",
+              flush=True)
+    cpu = " ".join(f for f in line.split() if f.startswith(("isa=", "onednn=", "peak_fraction="))) + \
+        " " + line[line.index("cpu="):] if "cpu=" in line else ""
+    print(f"median samples/s: amr_tf {np.median(ours):.1f}, original {np.median(theirs):.1f}; "
+          f"ratio {np.median(ours) / np.median(theirs):.2f}x (k={args.k}, batch 64, 3 channels, fp32; {cpu})")
+
+
+if __name__ == "__main__":
+    main()
