@@ -330,3 +330,93 @@ def test_ctrl_c_is_one_line_naming_where_the_run_resumes(tmp_path):
     assert "Traceback" not in stderr
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("amr_tf.train: error: interrupted; the same command resumes") and "epoch-" in last, last
+
+
+# -- SIGKILL at the end of an epoch and during an export --------------------------------------
+
+import glob  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+KILL_FLAGS = [*TRAIN, "--mixer=mixup", "--k=2", "--epochs=3", "--update_g_every=2"]
+
+
+def _kill_when(cmd, ready, timeout=240):
+    """Starts `cmd`, SIGKILLs it as soon as `ready()` is true; returns whether it was killed."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=CLI_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    try:
+        while not ready():
+            if proc.poll() is not None or time.time() > deadline:
+                return False
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        return True
+    finally:
+        proc.wait(timeout=60)
+
+
+def _all_readable(out):
+    from trainers import checkpoint
+
+    with open(out / "metrics.csv", newline="") as f:
+        list(csv.DictReader(f))
+    for path in out.rglob("*.json"):
+        json.loads(path.read_text())
+    for path in (out / "checkpoints").glob("*.npz"):
+        checkpoint.read(path)
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory):
+    out = tmp_path_factory.mktemp("unbroken") / "run"
+    result = run_cli("amr_tf.train", *KILL_FLAGS, f"--out_dir={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(out / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _rows(out):
+    path = out / "metrics.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("point", ["checkpoint written, row not yet", "row written, best.json not yet"])
+def test_sigkill_at_an_epochs_end_loses_nothing_and_resumes_to_the_unbroken_run(tmp_path, unbroken, point):
+    out = tmp_path / "run"
+    if point.startswith("checkpoint"):
+        ready = lambda: (out / "checkpoints" / "epoch-0002.npz").exists()  # noqa: E731
+    else:
+        ready = lambda: len(_rows(out)) >= 2  # noqa: E731
+    assert _kill_when([sys.executable, "-m", "amr_tf.train", *KILL_FLAGS, f"--out_dir={out}"], ready), \
+        "the run ended before the kill point"
+    _all_readable(out)
+    before = [int(r["epoch"]) for r in _rows(out)]
+    assert before == list(range(1, len(before) + 1))
+    resumed = run_cli("amr_tf.train", *KILL_FLAGS, f"--out_dir={out}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _all_readable(out)
+    rows = _rows(out)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    for row, ref in zip(rows, unbroken):
+        for key in ("g_loss", "d_loss", "recon", "val_probe_accuracy", "g_updates"):
+            assert float(row[key]) == pytest.approx(float(ref[key]), rel=1e-4, abs=1e-5), (row["epoch"], key)
+    assert json.loads((out / "best.json").read_text())["epoch"] in (1, 2, 3)
+
+
+def test_sigkill_during_an_export_leaves_no_version_and_the_next_export_cleans_up(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    models = tmp_path / "models"
+    cmd = [sys.executable, "-m", "amr_tf.export", f"--run_dir={out}", f"--export_dir={models}", "--model_name=m"]
+    assert _kill_when(cmd, lambda: bool(glob.glob(str(models / "m" / ".export-*" / "*")))), "export ended first"
+    assert not [p for p in (models / "m").iterdir() if p.name.isdigit()]  # TF Serving sees no half version
+    assert glob.glob(str(models / "m" / ".export-*"))
+    result = run_cli("amr_tf.export", f"--run_dir={out}", f"--export_dir={models}", "--model_name=m")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in (models / "m").iterdir() if not p.name.startswith(".")) == ["1"]
+    assert not glob.glob(str(models / "m" / ".export-*"))
