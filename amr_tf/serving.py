@@ -268,10 +268,11 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
 
 @contextlib.contextmanager
 def _versions_lock(model_dir):
-    """An exclusive lock on `model_dir/.versions.lock` (waits for the other export)."""
+    """An exclusive lock on the model folder itself (flock on its directory descriptor, so no
+    file is left beside the versions); waits for the other export."""
     import fcntl
 
-    fd = os.open(Path(model_dir) / ".versions.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(model_dir, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
