@@ -386,6 +386,8 @@ def main():
     parser.add_argument("--parts", default="1,2", help="which parts: 1 (with 1b), 2, 3 (the long training comparison)")
     parser.add_argument("--training", default="mixup_k2", help="part 3's configurations: mixup_k2, ae_gan")
     parser.add_argument("--training_seeds", type=int, default=3)
+    parser.add_argument("--training_report_only", action="store_true",
+                        help="part 3: report the runs that are there, train nothing")
     parser.add_argument("--training_codes", default="original,amr_tf,amr_tf_keras_sn",
                         help="part 3's codes: original and amr_tf variants (benchmarks/equal_budget.VARIANTS)")
     args = parser.parse_args()

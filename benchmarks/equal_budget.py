@@ -179,7 +179,8 @@ def part3(args, work):
     for config in configs:
         for seed in seeds:  # seed by seed: an interrupted comparison still has whole seeds of every code
             for code in codes:
-                train(work, config, code, seed, args.reference, args.reference_python)
+                if not args.training_report_only:
+                    train(work, config, code, seed, args.reference, args.reference_python)
     results = {config: collect(work, config, seeds, codes) for config in configs}
     described = [f"{c} ({' '.join(VARIANTS[c]) or 'defaults'})" for c in codes if c != "original"]
     note = (f"Codes: {', '.join(described)}; seeds {seeds}; settings {protocol.SETTINGS}; "
