@@ -56,12 +56,7 @@ def measure(trainer, images, labels, batch=500):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--config", default="mixup_k2", choices=sorted(protocol.CONFIGS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--steps", type=int, default=protocol.STEPS)
-    parser.add_argument("--eval_every", type=int, default=protocol.EVAL_EVERY)
+    protocol.add_run_arguments(parser)
     parser.add_argument("--spectral_norm", default=None, help="default: amr_tf's (Config.spectral_norm)")
     parser.add_argument("--d_calls", default=None, help="default: amr_tf's (Config.d_calls)")
     parser.add_argument("--init_from", default=None,

@@ -36,6 +36,16 @@ PROBE_TRAIN = 10000
 CONFIGS = {"mixup_k2": {"mixer": "mixup", "k": 2}, "ae_gan": {"mixer": "none", "k": 2}}
 
 
+def add_run_arguments(parser):
+    """The flags both drivers take: --data, --config, --seed, --out, --steps, --eval_every."""
+    parser.add_argument("--data", required=True, help="data.npz (see the module's docstring)")
+    parser.add_argument("--config", default="mixup_k2", choices=sorted(CONFIGS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="the run's folder (curve.jsonl, state, final.npz)")
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--eval_every", type=int, default=EVAL_EVERY)
+
+
 def scale(images_uint8):
     """uint8 pixels -> float32 in [-1, 1]."""
     return (images_uint8.astype(np.float32) / 255.0 - 0.5) / 0.5

@@ -88,12 +88,7 @@ def measure(gan, images, labels, batch=500):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", required=True)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--config", default="mixup_k2", choices=sorted(protocol.CONFIGS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--steps", type=int, default=protocol.STEPS)
-    parser.add_argument("--eval_every", type=int, default=protocol.EVAL_EVERY)
+    protocol.add_run_arguments(parser)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     sys.path.insert(0, args.reference)
