@@ -182,7 +182,7 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
 
 @keras.saving.register_keras_serializable(package="amr_tf")
 class LeakyReLU(keras.layers.LeakyReLU):
-    """LeakyReLU whose gradient reads its output, not its input: where(y > 0, 1, slope), which
+    """LeakyReLU whose gradient reads its output, not its input: LeakyReluGrad fed y, which
     for a slope > 0 is TensorFlow's own gradient exactly (y and x have one sign). Then the
     pre-activation feeds nothing else, so grappler can fuse conv + BiasAdd + LeakyReLU into one
     oneDNN kernel; with TensorFlow's LeakyReluGrad reading it, its remapper gives up on the
@@ -196,7 +196,8 @@ class LeakyReLU(keras.layers.LeakyReLU):
             y = tf.nn.leaky_relu(x, alpha=slope)
 
             def grad(upstream):
-                return upstream * tf.where(y > 0, tf.ones_like(y), tf.fill(tf.shape(y), tf.cast(slope, y.dtype)))
+                # TF's own kernel, fed the output: where(y > 0, upstream, slope * upstream)
+                return tf.raw_ops.LeakyReluGrad(gradients=upstream, features=y, alpha=slope)
 
             return y, grad
 
