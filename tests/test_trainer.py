@@ -8,7 +8,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -375,35 +374,3 @@ def test_d_calls_original_gives_the_batched_losses_at_the_first_call():
     with pytest.raises(ValueError, match="unknown d_calls 'twice'; choose one of: batched, original"):
         tiny_config(d_calls="twice")
 
-
-def test_adam_puts_epsilon_where_torch_does():
-    """torch: p -= lr * m_hat / (sqrt(v_hat) + eps). Keras' Adam adds eps before the bias
-    correction; on a gradient of 1e-8 its first step is half torch's. TorchAdam gives torch's."""
-    from trainers.build import TorchAdam
-
-    lr, b1, b2, eps = 1e-3, 0.5, 0.99, 1e-8
-    rng = np.random.default_rng(0)
-    scales = np.array([1e-9, 1e-8, 1e-7, 1e-3, 1.0])
-    grads = [scales * rng.choice([-1.0, 1.0], 5) * rng.uniform(0.5, 1.5, 5) for _ in range(4)]
-
-    def torch_adam():
-        p, m, v = np.zeros(5), np.zeros(5), np.zeros(5)
-        for t, g in enumerate(grads, 1):
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            p = p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-        return p
-
-    def run(optimizer):
-        var = keras.Variable(np.zeros(5), dtype="float64")
-        optimizer.build([var])
-        for g in grads:
-            optimizer.apply([tf.constant(g)], [var])
-        return var.numpy()
-
-    expected = torch_adam()
-    ours = run(TorchAdam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps))
-    np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=0)  # Keras keeps the rate in float32
-    theirs = run(keras.optimizers.Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps))
-    assert np.max(np.abs(theirs - expected) / np.abs(expected)) > 0.1  # what the placement changes
-    assert isinstance(build_trainer(tiny_config(), data.info("digits")).ae_optimizer, TorchAdam)

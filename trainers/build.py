@@ -11,38 +11,13 @@ from trainers.vae import VAETrainer
 TRAINERS = {"amr": AMRTrainer, "acai": ACAITrainer, "vae": VAETrainer}
 
 
-class TorchAdam(keras.optimizers.Adam):
-    """Adam with epsilon where torch puts it: lr * m_hat / (sqrt(v_hat) + eps).
-
-    Keras' Adam adds epsilon to sqrt(v) before the bias correction, which is torch's update
-    with eps / sqrt(1 - beta_2^t) in its place: 10x torch's at the first step with
-    beta_2 = 0.99, and different wherever a gradient is that small (a unit whose gradient is
-    ~1e-8 moves at a different speed). Scaling epsilon by sqrt(1 - beta_2^t) gives torch's step.
-    The slots are Keras' own, so checkpoints are unchanged.
-    """
-
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        gradient = keras.ops.cast(gradient, dtype)
-        t = keras.ops.cast(self.iterations + 1, dtype)
-        correction_1 = 1 - keras.ops.power(keras.ops.cast(self.beta_1, dtype), t)
-        correction_2 = keras.ops.sqrt(1 - keras.ops.power(keras.ops.cast(self.beta_2, dtype), t))
-        index = self._get_variable_index(variable)
-        m, v = self._momentums[index], self._velocities[index]
-        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
-        self.assign_add(v, (keras.ops.square(gradient) - v) * (1 - self.beta_2))
-        if self.amsgrad:
-            v_max = self._velocity_hats[index]
-            self.assign(v_max, keras.ops.maximum(v_max, v))
-            v = v_max
-        step = keras.ops.cast(learning_rate, dtype) * correction_2 / correction_1
-        self.assign_sub(variable, m * step / (keras.ops.sqrt(v) + self.epsilon * correction_2))
-
-
 def adam(config, name, learning_rate=None):
-    """torch's Adam (`TorchAdam`, epsilon 1e-8); the coupled decay is a loss term of the trainer.
+    """Adam with torch's epsilon (1e-8); the coupled decay is a loss term of the trainer.
+    Keras adds epsilon before the bias correction, torch after it: only gradients near 1e-7
+    see the difference. (A subclass with torch's placement, through Keras' per-op update_step,
+    made the k=8 step about 20% slower, for no measurable change in training.)
     Under float16 it is wrapped in a LossScaleOptimizer (bfloat16 needs no loss scaling)."""
-    optimizer = TorchAdam(
+    optimizer = keras.optimizers.Adam(
         learning_rate=learning_rate or config.lr, beta_1=config.beta1, beta_2=config.beta2,
         epsilon=1e-8, name=name,
     )
