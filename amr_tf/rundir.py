@@ -20,7 +20,6 @@ import contextlib
 import csv
 import errno
 import io
-import json
 import os
 import re
 import shutil
@@ -211,11 +210,3 @@ def set_aside_images(run_dir, epoch):
         for path in later:
             os.replace(path, backup / path.name)
     return len(later)
-
-
-def write_json(path, value):
-    """JSON written atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
