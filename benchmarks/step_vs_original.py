@@ -5,7 +5,8 @@
 Each pair runs `python -m amr_tf.bench` (this tree) and `original_step.py` (the reference
 environment), one fresh process each, on the same shapes (acai32, batch 64, 3 channels, G every
 5th step). `--isa=AVX2` sets ONEDNN_MAX_CPU_ISA for both (torch's and TensorFlow's oneDNN honour
-it): the kernels an AVX2-only CPU would run, on a CPU that has more. Prints each pair, the
+it), and with AVX2 also ATEN_CPU_CAPABILITY=avx2 for torch's other kernels: the kernels an
+AVX2-only CPU would run, on a CPU that has more (TensorFlow's other kernels are built for AVX). Prints each pair, the
 medians and their ratio, and the CPU (model, ISA, oneDNN cap).
 """
 
@@ -41,6 +42,9 @@ def main():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if args.isa:
         env["ONEDNN_MAX_CPU_ISA"] = args.isa
+        if args.isa.upper().startswith("AVX2"):
+            # torch's own (non-oneDNN) kernels dispatch on the CPU too: hold them to AVX2 as well.
+            env["ATEN_CPU_CAPABILITY"] = "avx2"
     shape = [f"--k={args.k}", "--batch_size=64", "--channels=3", f"--steps={args.steps}", f"--warmup={args.warmup}"]
     ours_cmd = [sys.executable, "-m", "amr_tf.bench", *shape, "--bottleneck=32", "--precision=float32"]
     theirs_cmd = [args.reference_python, str(ROOT / "benchmarks" / "original_step.py"), f"--reference={args.reference}",

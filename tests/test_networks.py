@@ -134,6 +134,49 @@ def test_instance_norm_is_per_example_per_channel(acai32):
         np.testing.assert_allclose(y.std(axis=(1, 2)), g, atol=1e-4)
 
 
+
+def _norm_and_grads(layer, x, dy):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y, dy.dtype) * dy)
+    return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_instance_norm_matches_keras_group_norm_and_its_gradients(dtype):
+    """The fused instance norm (its own gradient) computes what GroupNormalization(groups=-1)
+    computes: outputs and the gradients to x, gamma and beta, eagerly and compiled."""
+    rng = np.random.default_rng(3)
+    x = tf.constant((rng.normal(size=(3, 9, 7, 8)) * rng.uniform(0.5, 4, (3, 1, 1, 8))
+                     + rng.uniform(-3, 3, (3, 1, 1, 8))).astype(dtype))
+    dy = tf.constant(rng.normal(size=(3, 9, 7, 8)).astype(dtype))
+    ref = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer="random_normal",
+                                          beta_initializer="random_normal", dtype=dtype)
+    new = networks.InstanceNormalization(epsilon=1e-5, dtype=dtype)
+    ref.build(x.shape)
+    new.build(x.shape)
+    new.set_weights(ref.get_weights())
+    assert [w.name for w in new.weights] == ["gamma", "beta"]
+    tol = 1e-4 if dtype == "float32" else 1e-11
+    step = tf.function(lambda x, dy: _norm_and_grads(new, x, dy))
+    for rows in (3, 2):  # and a compiled partial batch
+        want = _norm_and_grads(ref, x[:rows], dy[:rows])
+        for got in (_norm_and_grads(new, x[:rows], dy[:rows]), step(x[:rows], dy[:rows])):
+            for w, g in zip(want, got):
+                assert g.dtype == w.dtype
+                np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=tol, atol=tol)
+
+
+def test_instance_norm_in_mixed_precision_normalises_in_float32():
+    x = tf.constant(np.random.default_rng(0).normal(100, 3, (2, 5, 5, 4)).astype("float32"))
+    norm = networks.InstanceNormalization(dtype="mixed_bfloat16")
+    y = norm(tf.cast(x, tf.bfloat16))
+    assert y.dtype == tf.bfloat16
+    # normalised per (example, channel), in float32, whatever the variable and output dtypes
+    np.testing.assert_allclose(tf.cast(y, tf.float32).numpy().std(axis=(1, 2)), 1.0, atol=0.05)
+
 def _original_std(kernel_shape):
     """The original's Initializer on torch's (out, in, kh, kw): 1 / sqrt(1.04 * out * in * kh)."""
     kh, kw, c_in, c_out = kernel_shape
