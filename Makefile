@@ -4,6 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -q
+# Test files run in parallel, one worker per CPU (pytest-xdist; a file's tests stay on one worker,
+# so its module fixtures are built once). Much of a test's time is single-threaded (Python,
+# tracing, subprocess start-up): two workers on two cores cut the suite's wall time.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 REF_VENV := benchmarks/.venv-reference
 
@@ -21,14 +26,14 @@ demo: $(STAMP)
 # The whole suite on this CPU's default kernels, then the floating-point tests again on the
 # kernels an AVX2-only CPU runs (oneDNN held to AVX2) and on TensorFlow's own (oneDNN off).
 test: $(STAMP)
-	$(PYTEST) tests
+	$(PYTEST) $(PARALLEL) tests
 	$(MAKE) --no-print-directory test-numerics
 
 test-numerics: $(STAMP)
 	@echo "numerics tests with oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2):"
-	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) -m numerics tests
+	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) $(PARALLEL) -m numerics tests
 	@echo "numerics tests with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0):"
-	TF_ENABLE_ONEDNN_OPTS=0 $(PYTEST) -m numerics tests
+	TF_ENABLE_ONEDNN_OPTS=0 $(PYTEST) $(PARALLEL) -m numerics tests
 
 bench: $(STAMP)
 	$(PY) -m amr_tf.bench --k=8
