@@ -12,7 +12,7 @@ PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 REF_VENV := benchmarks/.venv-reference
 
-.PHONY: demo test test-numerics bench reference-venv clean
+.PHONY: demo test test-numerics lint bench reference-venv clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test-numerics: $(STAMP)
 	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) $(PARALLEL) -m numerics tests
 	@echo "numerics tests with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0):"
 	TF_ENABLE_ONEDNN_OPTS=0 $(PYTEST) $(PARALLEL) -m numerics tests
+
+# pyflakes, pycodestyle and import order (.ruff.toml); .ci/run runs it before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PY) -m amr_tf.bench --k=8

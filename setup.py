@@ -21,5 +21,5 @@ setup(
         "pillow",  # PNG figures
         "tensorflow-serving-api>=2.21,<2.22",  # PredictionLog protos for the export's warm-up records
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout", "pytest-xdist"]},
+    extras_require={"test": ["pytest>=8", "pytest-timeout", "pytest-xdist", "ruff"]},
 )

@@ -158,7 +158,8 @@ def main(argv):
     print(
         f"mixer={config.mixer} k={config.k} batch_size={config.batch_size} channels={r['channels']} "
         f"bottleneck={config.bottleneck} jit={config.jit_compile} precision={config.precision} "
-        f"input={FLAGS.input} strategy={FLAGS.strategy} steps={r['steps']} ms_per_step_median={r['ms_per_step_median']:.1f} "
+        f"input={FLAGS.input} strategy={FLAGS.strategy} steps={r['steps']} "
+        f"ms_per_step_median={r['ms_per_step_median']:.1f} "
         f"peak_rss_mb={r['peak_rss_mb']:.0f}"
     )
     peak = cpu.peak_gflops()  # nominal: cores x FMA FLOP/cycle of the kernels' ISA x clock

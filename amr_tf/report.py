@@ -157,7 +157,8 @@ def _tell_apart(rows):
     (another lr, batch size, ...) get the differing fields after their method's name."""
     same = {}
     for row in rows:
-        same.setdefault((row["table"], row["setting"], row["method"], row["mix"], row["k"], row["lamb"]), []).append(row)
+        key = (row["table"], row["setting"], row["method"], row["mix"], row["k"], row["lamb"])
+        same.setdefault(key, []).append(row)
     for members in same.values():
         if len(members) < 2:
             continue

@@ -18,10 +18,10 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli  # noqa: E402
-
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from amr_tf import cli  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A SavedModel version folder, or a model folder (its highest version).")
 flags.DEFINE_list("batches", ["1", "64"], "Batch sizes (for interpolate: steps, at least 2).")

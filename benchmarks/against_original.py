@@ -180,7 +180,8 @@ def same_weights_same_numbers(ref, images, seeds, tolerance):
 
 
 # One training step, each configuration with the same mixing draws on both sides: (mixer, k).
-STEP_CONFIGS = {"ae_gan": ("none", 2), "mixup_k2": ("mixup", 2), "mixup_k3": ("mixup", 3), "bernoulli_k2": ("bernoulli", 2)}
+STEP_CONFIGS = {"ae_gan": ("none", 2), "mixup_k2": ("mixup", 2), "mixup_k3": ("mixup", 3),
+                "bernoulli_k2": ("bernoulli", 2)}
 # The original's loss names -> amr_tf's (d_x is the mean of D's terms, amr_tf's d_loss their sum).
 STEP_LOSSES = {"recon": "recon", "disc_g_recon": "g_gan_recon", "disc_g_mix": "g_gan_mix", "gen_loss": "g_loss",
                "d_x": "d_loss", "cls_enc_loss": "probe_loss"}
@@ -341,8 +342,10 @@ def statistics_at_init(ref, images, seeds):
 
 def _markdown(part1, part1b, part2, tolerance, n, torch_version, seconds):
     lines = [f"Fashion-MNIST test images: {n}; torch {torch_version}; {seconds:.0f} s.", "",
-             f"**1. Same weights, same numbers** (max |amr_tf - original|; pass: <= {tolerance:g} x max(1, max |output|))",
-             "", "| spectral_norm | seed | code | reconstruction | D logit | probe logits |", "|---|---|---|---|---|---|"]
+             f"**1. Same weights, same numbers** (max |amr_tf - original|; "
+             f"pass: <= {tolerance:g} x max(1, max |output|))",
+             "", "| spectral_norm | seed | code | reconstruction | D logit | probe logits |",
+             "|---|---|---|---|---|---|"]
     for kind, by_seed in part1.items():
         for seed, row in by_seed.items():
             cells = [f"{row[o]['max_abs_diff']:.2e}{'' if row[o]['pass'] else ' FAIL'}"
@@ -350,7 +353,8 @@ def _markdown(part1, part1b, part2, tolerance, n, torch_version, seconds):
             lines.append(f"| {kind} | {seed} | " + " | ".join(cells) + " |")
     lines += ["", "**1b. One whole training step** (G, D and probe updates, d_calls=original, the same mixing draws; "
               "||amr_tf - original|| / ||original's update|| per network; losses: largest relative difference)", "",
-              "| run | spectral_norm | configuration | f | g | D | D's u | probe | losses |", "|---|---|---|---|---|---|---|---|---|"]
+              "| run | spectral_norm | configuration | f | g | D | D's u | probe | losses |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for run, by_kind in part1b.items():
         for kind, by_name in by_kind.items():
             for name, r in by_name.items():
@@ -358,7 +362,8 @@ def _markdown(part1, part1b, part2, tolerance, n, torch_version, seconds):
                 loss = max(abs(a - b) / max(abs(b), 1.0) for a, b in r["losses"].values())
                 verdict = {True: "", False: " FAIL", None: ""}[r["weights_pass"]]
                 lines.append(f"| {run} | {kind} | {name} | {rel['encoder']:.1e} | {rel['decoder']:.1e} | "
-                             f"{rel['discriminator']:.1e}{verdict} | {rel['discriminator_u']:.1e} | {rel['probe']:.1e} | "
+                             f"{rel['discriminator']:.1e}{verdict} | {rel['discriminator_u']:.1e} | "
+                             f"{rel['probe']:.1e} | "
                              f"{loss:.1e}{'' if r['losses_pass'] else ' FAIL'} |")
     lines += ["", "**2. Statistics at initialisation** (each code's own initialiser)", "",
               "| code | seed | L1 of g(f(x)) | std g(f(x)) | std f(x) | std D logit |", "|---|---|---|---|---|---|"]
@@ -394,7 +399,8 @@ def main():
     parts = set(args.parts.split(","))
     if not parts or parts - {"1", "2", "3"}:
         sys.exit(f"against_original: --parts takes 1, 2 and 3; got {args.parts}")
-    for path, what in ((Path(args.reference) / "architectures" / "arch_kyle.py", "--reference is no checkout of the original"),
+    for path, what in ((Path(args.reference) / "architectures" / "arch_kyle.py",
+                        "--reference is no checkout of the original"),
                        (Path(args.reference_python), "no reference environment (run `make reference-venv`)")):
         if not path.exists():
             sys.exit(f"against_original: {what}: {path} does not exist")
@@ -419,7 +425,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ref = run_original(args.reference_python, args.reference, images, seeds, tmp)
     part1, ok = same_weights_same_numbers(ref, images, seeds, args.tolerance)
-    part1b, ok_step = one_training_step(args.reference_python, args.reference, images[:args.step_batch], labels[:args.step_batch])
+    part1b, ok_step = one_training_step(args.reference_python, args.reference, images[:args.step_batch],
+                                        labels[:args.step_batch])
     part2 = statistics_at_init(ref, images, seeds)
     ok &= ok_step & ok3
     text = _markdown(part1, part1b, part2, args.tolerance, args.n, str(ref["torch_version"]), time.time() - start)

@@ -74,7 +74,8 @@ def train(work, config, code, seed, reference, reference_python):
     cmd += [f"--data={data}", f"--config={config}", f"--seed={seed}", f"--out={out}"]
     print(f"equal_budget: {code} {config} seed {seed} -> {out}", flush=True)
     with open(out / "log.txt", "a") as log:
-        result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=reference if code == "original" else ROOT)
+        cwd = reference if code == "original" else ROOT
+        result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     if result.returncode != 0:
         sys.exit(f"equal_budget: the {code} run {out} failed; see {out / 'log.txt'}")
 
@@ -130,7 +131,8 @@ def verdicts(rows, code):
 def markdown(results, settings_note):
     lines = [settings_note, ""]
     for config, rows in results.items():
-        lines += [f"**3. Equal budget: {config}** ({protocol.STEPS} steps, batch {protocol.SETTINGS['batch_size']})", "",
+        lines += [f"**3. Equal budget: {config}** ({protocol.STEPS} steps, "
+                  f"batch {protocol.SETTINGS['batch_size']})", "",
                   "| code | seed | " + " | ".join(label for _, label in METRICS) + " | s/run |",
                   "|---|---|" + "---|" * len(METRICS) + "---|"]
         for code in rows:

@@ -70,10 +70,10 @@ def one_step(args, x, y, inputs, out):
     from torch import optim
 
     _stub_torchvision()
-    from models.kgan import KGAN  # noqa: E402
-    from models.twogan import TwoGAN  # noqa: E402
     from architectures import arch_acai_kyle  # noqa: E402
     from architectures.cls_probes import linear_legacy  # noqa: E402
+    from models.kgan import KGAN  # noqa: E402
+    from models.twogan import TwoGAN  # noqa: E402
 
     for name in args.step_configs.split(","):
         torch.manual_seed(args.step_seed)

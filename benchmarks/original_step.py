@@ -43,7 +43,8 @@ def main():
     np.random.seed(0)
     nets = arch_acai_kyle.get_network(n_channels=args.channels)
     common = dict(generator=nets["gen"], disc_x=nets["disc_x"], class_mixer=None, lamb=10.0, beta=0.0, cls=0.0,
-                  mixer="mixup", recon_loss="l1", gan_loss="bce", cls_enc=linear_legacy.get_network(n_in=32, n_classes=10),
+                  mixer="mixup", recon_loss="l1", gan_loss="bce",
+                  cls_enc=linear_legacy.get_network(n_in=32, n_classes=10),
                   opt_args={"lr": 1e-4, "betas": (0.5, 0.99), "weight_decay": 1e-5}, update_g_every=5, handlers=[])
     gan = KGAN(k=args.k, **common) if args.k > 2 else TwoGAN(**common)
     gan.gan_loss_fn = lambda prediction, target: torch.nn.BCELoss()(

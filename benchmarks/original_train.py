@@ -127,8 +127,8 @@ def main():
             print(f"original {args.config} seed {args.seed}: step {step + 1}/{args.steps} recon {l1:.4f} "
                   f"probe {acc:.3f}", flush=True)
     l1, acc, test_codes = measure(gan, test_x, test_y)
-    _, _, train_codes = measure(gan, protocol.scale(data["train_x"][:protocol.PROBE_TRAIN]).transpose(0, 3, 1, 2).copy(),
-                                data["train_y"][:protocol.PROBE_TRAIN])
+    train_x = protocol.scale(data["train_x"][:protocol.PROBE_TRAIN]).transpose(0, 3, 1, 2).copy()
+    _, _, train_codes = measure(gan, train_x, data["train_y"][:protocol.PROBE_TRAIN])
     np.savez(out / "final.npz", test_recon_l1=l1, test_probe_acc=acc, train_codes=train_codes,
              test_codes=test_codes, torch_version=np.array(torch.__version__))
     protocol.write_json(out / "done.json", {"steps": args.steps, "test_recon_l1": l1, "test_probe_acc": acc})

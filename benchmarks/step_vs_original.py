@@ -73,7 +73,8 @@ def main():
     print(f"median samples/s: amr_tf {np.median(ours):.1f}, original {np.median(theirs):.1f}; "
           f"ratio {np.median(ours) / np.median(theirs):.2f}x (k={args.k}, batch 64, 3 channels, fp32; {cpu})")
     if before:
-        print(f"median samples/s of --before: {np.median(before):.1f}; ratio {np.median(before) / np.median(theirs):.2f}x; "
+        print(f"median samples/s of --before: {np.median(before):.1f}; "
+              f"ratio {np.median(before) / np.median(theirs):.2f}x; "
               f"this tree / before: {np.median(ours) / np.median(before):.2f}x")
 
 

@@ -49,7 +49,8 @@ def main():
     parser.add_argument("--out", default=None)
     parser.add_argument("--only", default=None, help="comma-separated setting names (k, bottleneck, ...)")
     args = parser.parse_args()
-    rows = ["| setting | samples/s (median of %d) | ms/step (median) | MFLOP/sample | GFLOP/s | peak RSS MB |" % args.repeats,
+    rows = ["| setting | samples/s (median of %d) | ms/step (median) | MFLOP/sample | GFLOP/s | peak RSS MB |"
+            % args.repeats,
             "|---|---|---|---|---|---|"]
     settings = [(n, v) for n, v in SETTINGS if not args.only or n in args.only.split(",")]
     for name, value in [("base", None)] + settings:

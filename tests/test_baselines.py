@@ -15,8 +15,7 @@ import tensorflow as tf  # noqa: E402
 
 from amr_tf import losses, mixers  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
-from tests.helpers import (  # noqa: E402
-    changed, fake_info, make_trainer, network_weights, random_batch, snapshot, tiny_config)
+from tests.helpers import changed, fake_info, make_trainer, network_weights, random_batch, snapshot, tiny_config  # noqa: E402
 from trainers.acai import ACAI_LOSS_NAMES, ACAITrainer  # noqa: E402
 from trainers.amr import SUPERVISED_NAMES  # noqa: E402
 from trainers.build import build_trainer  # noqa: E402

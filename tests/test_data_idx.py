@@ -76,7 +76,8 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
         data.info("fashion_mnist", tiny_config(dataset="fashion_mnist", data_dir=str(tmp_path)))
 
 
-@pytest.mark.skipif(REAL is None, reason=f"Debian's dataset-fashion-mnist is not installed ({idx.DEBIAN_FASHION_MNIST})")
+@pytest.mark.skipif(REAL is None,
+                    reason=f"Debian's dataset-fashion-mnist is not installed ({idx.DEBIAN_FASHION_MNIST})")
 def test_real_fashion_mnist():
     cfg = tiny_config(dataset="fashion_mnist", batch_size=500)
     info = data.info("fashion_mnist", cfg)

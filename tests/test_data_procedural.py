@@ -102,5 +102,6 @@ def test_spiral_is_points_and_trainable():
     assert x.shape == (100, 2) and y.shape == (100, 2)
     radius = np.linalg.norm(x.numpy(), axis=1)
     assert radius.max() < 1.2 and radius.min() < 0.2
-    assert data.steps_per_epoch("spiral", tiny_config(dataset="spiral", batch_size=64, steps_per_epoch=None)) == 10000 // 64
+    config = tiny_config(dataset="spiral", batch_size=64, steps_per_epoch=None)
+    assert data.steps_per_epoch("spiral", config) == 10000 // 64
     assert spiral.POINT_SOURCES == ("spiral",)

@@ -105,8 +105,10 @@ def test_scale_and_selection():
         recipes.select("1", "nothing")
     runs = reproduce.plan("digits", scale=0.01, seeds=2, only="ae_gan,acai", out_dir="out")
     assert [(r.name, c.seed, d) for r, c, d in runs] == [
-        ("digits/digits/ae_gan", 0, "out/digits/digits/ae_gan/s0"), ("digits/digits/acai", 0, "out/digits/digits/acai/s0"),
-        ("digits/digits/ae_gan", 1, "out/digits/digits/ae_gan/s1"), ("digits/digits/acai", 1, "out/digits/digits/acai/s1")]
+        ("digits/digits/ae_gan", 0, "out/digits/digits/ae_gan/s0"),
+        ("digits/digits/acai", 0, "out/digits/digits/acai/s0"),
+        ("digits/digits/ae_gan", 1, "out/digits/digits/ae_gan/s1"),
+        ("digits/digits/acai", 1, "out/digits/digits/acai/s1")]
 
 
 def test_reproduce_tiny_recipe_runs_resumes_and_reports(tmp_path):

@@ -13,8 +13,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from amr_tf import data, mixers, networks  # noqa: E402
-from tests.helpers import (  # noqa: E402
-    changed, make_trainer, network_weights, random_batch, roundtrip, snapshot, tiny_config)
+from tests.helpers import changed, make_trainer, network_weights, random_batch, roundtrip, snapshot, tiny_config  # noqa: E402
 from trainers.amr import EVAL_NAMES, LOSS_NAMES, AMRTrainer  # noqa: E402
 from trainers.build import adam, build_trainer  # noqa: E402
 
@@ -285,7 +284,8 @@ def test_fit_logs_val_probe_accuracy():
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("precision", [pytest.param("mixed_bfloat16", marks=pytest.mark.bfloat16_convs), "mixed_float16"])
+@pytest.mark.parametrize("precision", [pytest.param("mixed_bfloat16", marks=pytest.mark.bfloat16_convs),
+                                       "mixed_float16"])
 def test_mixed_precision_step_is_finite_and_close_to_float32(precision):
     batch = random_batch(BATCH, seed=3)
     reference = _logs(make_trainer(tiny_config(mixer="mixup", k=3)), batch)

@@ -19,6 +19,7 @@ from trainers import strategy as strategies
 from trainers.amr import EVAL_NAMES
 from trainers.build import build_networks, build_trainer
 
+
 class TrainingError(RuntimeError):
     """An error inside `fit` (not a user's bad input)."""
 

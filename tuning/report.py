@@ -6,8 +6,7 @@ import math
 import os
 from pathlib import Path
 
-from tuning.tuner import (METRICS, OBJECTIVE, format_score, format_values, hyperparameter_values, run_dir,
-                          trial_metrics)
+from tuning.tuner import METRICS, OBJECTIVE, format_score, format_values, hyperparameter_values, run_dir, trial_metrics
 
 
 def rows(oracle):

@@ -42,7 +42,8 @@ flags.DEFINE_integer("max_trials", None, "Trials at most (default: the whole gri
 flags.DEFINE_integer("seeds", 1, "Train each setting with this many seeds (--seed, --seed+1, ...); "
                      "the objective is their mean.")
 flags.DEFINE_string("directory", "runs/tuning", "The tuner's directory (shared by chief and workers).")
-flags.DEFINE_string("project_name", None, "The search's folder in --directory (default <dataset>_<tuner>_<hash of the settings>).")
+flags.DEFINE_string("project_name", None,
+                    "The search's folder in --directory (default <dataset>_<tuner>_<hash of the settings>).")
 flags.DEFINE_boolean("export_best", False, "Export the best trial's decoder through amr_tf.export.")
 flags.DEFINE_string("export_dir", "saved_models", "Export root for --export_best.")
 flags.DEFINE_integer("fit_verbose", 0, "Keras' verbosity inside each trial (0: one line per epoch from the tuner).")

@@ -103,7 +103,8 @@ def run_search(spec, directory, project_name=None, fit_verbose=0):
         (tuner, role): the `AMRTuner` (its oracle holds every trial, except on a worker) and
         "single", "chief" or "worker".
     """
-    from tuning import hypermodel, tuner as tuners  # import keras_tuner (and TensorFlow)
+    from tuning import hypermodel  # import keras_tuner (and TensorFlow)
+    from tuning import tuner as tuners
 
     who = role()
     project_name = project_name or spec.default_project_name()

@@ -8,16 +8,18 @@
 package does not import TensorFlow (the CLI imports it quietly first); `load` does.
 """
 
+# isort: off
 from amr_tf.data import registry
 from amr_tf.data.registry import SPLITS, DataInfo, SplitData, get_source  # noqa: F401
 
-# Each import registers its sources.
+# Each import registers its sources, in this order (the order `SOURCES` lists them in).
 from amr_tf.data import digits  # noqa: F401,E402  digits
 from amr_tf.data import idx  # noqa: F401,E402  fashion_mnist
 from amr_tf.data import tfds_sources  # noqa: F401,E402  mnist kmnist svhn cifar10 dsprites celeba
 from amr_tf.data import dsprites  # noqa: F401,E402  dsprites_procedural
 from amr_tf.data import lines  # noqa: F401,E402  lines
 from amr_tf.data import spiral  # noqa: F401,E402  spiral
+# isort: on
 
 SOURCES = registry.names()
 
@@ -36,7 +38,7 @@ def _keep(name, split, config):
 
 
 def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None,
-         replicas=1) -> "tf.data.Dataset":
+         replicas=1):
     """Batched pipeline for one split.
 
     Evaluation: in order, batched (last partial batch kept), cached when small, prefetched.

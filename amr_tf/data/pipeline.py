@@ -1,9 +1,9 @@
 """The one input pipeline every source goes through.
 
 Training: per epoch, a permutation drawn statelessly from (seed, epoch) -> batch
-(drop_remainder, or the partial batch last with last_batch="keep") -> fetch the batch's examples (`tf.numpy_function` over the source's
-`fetch`, in parallel, order kept) -> prefetch(AUTOTUNE). The order depends only on
-(seed, epoch), never on how many epochs this process has run, so a resumed run sees
+(drop_remainder, or the partial batch last with last_batch="keep") -> fetch the batch's examples
+(`tf.numpy_function` over the source's `fetch`, in parallel, order kept) -> prefetch(AUTOTUNE).
+The order depends only on (seed, epoch), never on how many epochs this process has run, so a resumed run sees
 exactly the batches the uninterrupted run would have.
 
 Evaluation: the split in order -> batch (last partial batch kept) -> fetch ->
@@ -59,7 +59,8 @@ def training(data: SplitData, image_shape, n_classes, *, batch_size, seed, epoch
         batches = tf.data.Dataset.from_tensor_slices(
             tf.reshape(order[: full_steps * batch_size], [full_steps, batch_size]))
         if steps > full:  # the partial batch: the examples the full batches left
-            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size: full * batch_size + tail]))
+            last = order[full * batch_size: full * batch_size + tail]
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(last))
         return batches
 
     ds = tf.data.Dataset.range(first, last).flat_map(one_epoch)

@@ -73,7 +73,8 @@ def main():
     # disagreement as a fraction of how far training moved the network.
     relative = {n: float(np.linalg.norm(flat[n]) / np.linalg.norm(np.concatenate(
         [(a - b).ravel() for a, b in zip(w_one[n], initial[n])]))) for n in NETS}
-    print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "max_abs_diff": diffs, "p999_abs_diff": p999, "relative_diff": relative, "update_size": moved,
+    print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "max_abs_diff": diffs, "p999_abs_diff": p999,
+                      "relative_diff": relative, "update_size": moved,
                       "logs_default": logs_one, "logs_mirrored": logs_two, "g_updates": [g_one, g_two]}))
 
 
