@@ -22,6 +22,7 @@ import math
 import typing
 from typing import Optional
 
+from amr_tf import registry
 from amr_tf.losses import GAN_LOSSES, RECON_LOSSES
 from amr_tf.mixers import MIXERS
 
@@ -297,6 +298,4 @@ class Config:
 
 
 def _choice(name, value, allowed):
-    if value not in allowed:
-        choices = ", ".join(str(a) for a in allowed)
-        raise ValueError(f"unknown {name} '{value}'; choose one of: {choices}")
+    registry.check(name, value, allowed)

@@ -19,7 +19,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli, serving  # noqa: E402
+from amr_tf import cli, registry, serving  # noqa: E402
 
 CHECKPOINTS = ("best", "last")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -48,9 +48,9 @@ def check_request(run_dir, model_name=None, version=None, checkpoint="best", for
     if not run_dir:
         raise ValueError("--run_dir is required (a run directory written by amr_tf.train)")
     if checkpoint not in CHECKPOINTS:
-        raise ValueError(f"unknown checkpoint '{checkpoint}'; choose one of: {', '.join(CHECKPOINTS)}")
+        raise registry.unknown("checkpoint", checkpoint, CHECKPOINTS)
     if format not in serving.FORMATS:
-        raise ValueError(f"unknown format '{format}'; choose one of: {', '.join(serving.FORMATS)}")
+        raise registry.unknown("format", format, serving.FORMATS)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise ValueError(f"version must be an integer >= 1, got {version!r}")
     if model_name is not None and not _NAME.match(model_name):

@@ -22,6 +22,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from amr_tf import registry
+
 _SLOPE = 0.01  # PyTorch's LeakyReLU default, which the original code used.
 
 
@@ -79,13 +81,14 @@ SPECTRAL_NORMS = ("reparametrized", "keras")
 def bias_add(x, bias):
     """x + bias over the last (channel) axis, as a BiasAdd, so that grappler still fuses conv +
     bias (+ LeakyReLU) into one oneDNN kernel; but the bias gradient is a plain sum over the
-    other axes (in float32), not BiasAddGrad, which oneDNN would fold into the conv's filter
+    other axes (at least in float32), not BiasAddGrad, which oneDNN would fold into the conv's filter
     gradient (Conv2DBackpropFilterWithBias): with oneDNN at AVX2 that fused kernel took 3.3 ms
     more than the filter gradient alone on [192, 34, 34, 16] (a separate sum: 0.2 ms)."""
 
     def grad(dy):
         axes = list(range(len(dy.shape) - 1))
-        return dy, tf.cast(tf.reduce_sum(tf.cast(dy, tf.float32), axes), bias.dtype)
+        total = tf.float64 if dy.dtype == tf.float64 else tf.float32  # half-precision dy summed in float32
+        return dy, tf.cast(tf.reduce_sum(tf.cast(dy, total), axes), bias.dtype)
 
     return tf.nn.bias_add(x, bias), grad
 
@@ -290,9 +293,7 @@ def _he_init():
 
 
 def _check_spectral_norm(kind):
-    if kind not in SPECTRAL_NORMS:
-        raise ValueError(f"unknown spectral_norm '{kind}'; choose one of: {', '.join(SPECTRAL_NORMS)}")
-    return kind
+    return registry.check("spectral_norm", kind, SPECTRAL_NORMS)
 
 
 def _spectral(layer, dtype, power_iterations, name=None, kind="reparametrized"):
@@ -990,17 +991,13 @@ register_preset("spiral", MLPPreset())
 
 def get_preset(name):
     """Returns the preset called `name`; ValueError naming the choices if unknown."""
-    if name not in _PRESETS:
-        raise ValueError(f"Unknown network preset {name!r}; choose one of {sorted(_PRESETS)}")
-    return _PRESETS[name]
+    return registry.lookup("network preset", _PRESETS, name)
 
 
 def preset_for_bottleneck(bottleneck):
     """Maps the code size d_h (32, 256 or 1024) to its preset name ("acai32", ...)."""
     names = {p.bottleneck: n for n, p in _PRESETS.items() if n.startswith("acai")}
-    if bottleneck not in names:
-        raise ValueError(f"Unknown bottleneck {bottleneck!r}; choose one of {sorted(names)}")
-    return names[bottleneck]
+    return registry.lookup("bottleneck", names, bottleneck)
 
 
 def _checked(name, input_shape):

@@ -24,7 +24,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli  # noqa: E402
+from amr_tf import cli, registry  # noqa: E402
 from amr_tf.config import DSPRITES, Config  # noqa: E402
 from trainers import recipes  # noqa: E402
 
@@ -252,7 +252,7 @@ def to_csv(rows):
 def report(runs_dir, fmt="markdown"):
     """The report of every run under `runs_dir` as text."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown --format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+        raise registry.unknown("--format", fmt, FORMATS)
     runs = find_runs(runs_dir)
     if not runs:
         raise ValueError(f"no run directories (with a config.json) under {runs_dir}")

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from amr_tf import mixers
+from amr_tf import mixers, registry
 
 SIGNATURES = ("serving_default", "encode", "reconstruct", "interpolate", "mix")
 FORMATS = ("saved_model", "keras")
@@ -224,7 +224,7 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
         ValueError: `version` exists already, or an unknown `format`. Nothing is written then.
     """
     if format not in FORMATS:
-        raise ValueError(f"unknown format '{format}'; choose one of: {', '.join(FORMATS)}")
+        raise registry.unknown("format", format, FORMATS)
     model_dir = Path(model_dir)
     if version is not None and version in versions(model_dir):
         raise ValueError(f"{model_dir / str(version)} already exists; versions are never overwritten "

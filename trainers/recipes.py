@@ -21,6 +21,7 @@ Example:
 import dataclasses
 from typing import Optional
 
+from amr_tf import registry
 from amr_tf.config import Config
 
 # Where a recipe's score comes from: the best valid probe accuracy over training (Tables 1-3),
@@ -215,7 +216,7 @@ PAPER_TABLES = ("1", "2", "3", "4")
 def table(name):
     """The recipes of table `name`, in the paper's order; ValueError names the tables."""
     if name not in TABLES:
-        raise ValueError(f"unknown table '{name}'; choose one of: {', '.join(TABLES)}")
+        raise registry.unknown("table", name, TABLES)
     return list(TABLES[name])
 
 

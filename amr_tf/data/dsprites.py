@@ -23,6 +23,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from amr_tf import registry as choices
 from amr_tf.data import registry
 
 FACTORS = ("shape", "scale", "orientation", "pos_x", "pos_y")
@@ -128,7 +129,7 @@ def sample_conditional(factor, value: int, n: int, seed: Optional[int] = None) -
     """
     f = FACTORS.index(factor) if isinstance(factor, str) and factor in FACTORS else factor
     if not isinstance(f, (int, np.integer)) or not 0 <= f < len(FACTORS):
-        raise ValueError(f"unknown dSprites factor {factor!r}; choose one of: {', '.join(FACTORS)}")
+        raise choices.unknown("dSprites factor", factor, FACTORS)
     if not 0 <= value < FACTOR_SIZES[f]:
         raise ValueError(f"value={value} is out of range for factor '{FACTORS[f]}': choose 0..{FACTOR_SIZES[f] - 1}")
     rng = np.random.default_rng(seed)

@@ -11,6 +11,8 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from amr_tf import registry as choices
+
 SPLITS = ("train", "valid", "test")
 
 
@@ -141,9 +143,7 @@ def register_source(name: str, info, split) -> Source:
 
 
 def get_source(name: str) -> Source:
-    if name not in _SOURCES:
-        raise ValueError(f"unknown dataset '{name}'; choose one of: {', '.join(sorted(_SOURCES))}")
-    return _SOURCES[name]
+    return choices.lookup("dataset", _SOURCES, name)
 
 
 def names() -> Tuple[str, ...]:
@@ -152,4 +152,4 @@ def names() -> Tuple[str, ...]:
 
 def check_split(split: str):
     if split not in SPLITS:
-        raise ValueError(f"unknown split '{split}'; choose one of: {', '.join(SPLITS)}")
+        raise choices.unknown("split", split, SPLITS)
