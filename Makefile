@@ -4,15 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -q
-# Test files run in parallel, one worker per CPU (pytest-xdist; a file's tests stay on one worker,
-# so its module fixtures are built once). Much of a test's time is single-threaded (Python,
-# tracing, subprocess start-up): two workers on two cores cut the suite's wall time.
+# Tests run in parallel, one worker per CPU (pytest-xdist; work stealing, since a few files hold
+# most of the time: a module fixture may then be built once per worker). Much of a test's time
+# is single-threaded (Python, tracing, subprocess start-up), so two workers on two cores cut the
+# suite's wall time.
 TEST_WORKERS ?= auto
-PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+PARALLEL := -n $(TEST_WORKERS) --dist worksteal
 
 REF_VENV := benchmarks/.venv-reference
 
-.PHONY: demo test test-numerics lint bench reference-venv clean
+.PHONY: demo test test-fast test-numerics lint bench reference-venv clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PYTEST) $(PARALLEL) tests
 	$(MAKE) --no-print-directory test-numerics
+
+# Quick iteration: the suite less the tests marked slow (whole CLI runs, kills and resumes,
+# multi-process runs), on this CPU's default kernels only.
+test-fast: $(STAMP)
+	$(PYTEST) $(PARALLEL) -m "not slow" tests
 
 test-numerics: $(STAMP)
 	@echo "numerics tests with oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2):"

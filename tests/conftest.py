@@ -5,6 +5,9 @@ training, resumed against unbroken runs, exported against in-process outputs, mi
 `make test` runs them a second and third time with oneDNN held to AVX2 and with oneDNN off, so
 a machine with AVX-512 also exercises the kernels an AVX2-only CPU runs.
 
+`slow`: the tests of 25 s and more (whole CLI runs, kills and resumes, several processes);
+`make test` runs them, `make test-fast` does not.
+
 `bfloat16_convs`: runs bfloat16 convolutions. TensorFlow chooses oneDNN's bfloat16 kernels from
 the CPU's own flags, so on an AVX-512 CPU with ONEDNN_MAX_CPU_ISA capped below AVX-512 it asks
 oneDNN for a kernel the cap forbids and the convolution aborts. No real CPU is in that state (an
@@ -24,6 +27,8 @@ def pytest_configure(config):
         "markers", "numerics: depends on floating-point results; re-run on other CPU kernel paths")
     config.addinivalue_line(
         "markers", "bfloat16_convs: bfloat16 convolutions; skipped where oneDNN is capped below the CPU")
+    config.addinivalue_line(
+        "markers", "slow: whole CLI runs, kills and resumes, multi-process runs; `make test-fast` leaves them out")
 
 
 def _onednn_capped_below_avx512():

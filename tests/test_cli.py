@@ -29,6 +29,7 @@ def read_rows(run_dir):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_one_short_epoch_writes_the_run_directory(tmp_path):
     out = tmp_path / "run"
     result = run(train_cmd(*SHORT, "--mixer=mixup", "--k=3", "--epochs=1", f"--out_dir={out}"))
@@ -58,6 +59,7 @@ def test_one_short_epoch_writes_the_run_directory(tmp_path):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_sigkill_then_resume_loses_at_most_one_epoch_and_matches_an_unbroken_run(tmp_path):
     flags = [*SHORT, "--mixer=mixup", "--k=2", "--epochs=4", "--update_g_every=2"]
     broken, unbroken = tmp_path / "broken", tmp_path / "unbroken"
@@ -96,6 +98,7 @@ def test_sigkill_then_resume_loses_at_most_one_epoch_and_matches_an_unbroken_run
     assert read_rows(broken) == rows
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_one_line_and_nothing_is_overwritten(tmp_path):
     out = tmp_path / "run"
     flags = [*SHORT, "--mixer=none", "--epochs=1", f"--out_dir={out}"]
@@ -132,6 +135,7 @@ BAD = {
 }
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_nonzero_and_creates_nothing(tmp_path):
     procs = {}
     for name, (flags, _) in BAD.items():
@@ -150,6 +154,7 @@ def test_bad_input_is_one_line_nonzero_and_creates_nothing(tmp_path):
         assert not out.exists(), name
 
 
+@pytest.mark.slow
 def test_a_run_directory_refuses_other_settings(tmp_path):
     out = tmp_path / "run"
     assert run(train_cmd(*SHORT, "--epochs=1", "--lamb=10", f"--out_dir={out}")).returncode == 0

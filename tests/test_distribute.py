@@ -51,6 +51,7 @@ def _assert_same_training(r, moved):
 
 @pytest.mark.numerics
 @pytest.mark.parametrize("mixer,k,tail", [("mixup", 3, 0), ("bernoulli", 2, 4)])
+@pytest.mark.slow
 def test_mirrored_matches_default_with_sgd(mixer, k, tail):
     # SGD's update is proportional to the gradient: a loss averaged per replica instead of over
     # the global batch, or partners drawn per replica, would show here (Adam would hide a scale).
@@ -62,6 +63,7 @@ def test_mirrored_matches_default_with_sgd(mixer, k, tail):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_mirrored_matches_default_with_the_real_adam():
     r = compare("mixup", 3, 3, "adam")
     assert r["g_updates"] == [2, 2]
@@ -76,6 +78,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
     out = tmp_path / "run"
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]

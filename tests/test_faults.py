@@ -49,6 +49,7 @@ def test_a_nan_stop_raises_naming_the_loss_the_step_and_an_existing_checkpoint(t
     assert list((out / "images").glob("*_epoch0001.png"))
 
 
+@pytest.mark.slow
 def test_a_nan_stop_exits_non_zero_in_one_line(tmp_path):
     out = tmp_path / "run"
     result = run_cli("amr_tf.train", "--dataset=digits", "--lamb=1e38", "--epochs=2", "--steps_per_epoch=2",
@@ -79,6 +80,7 @@ def _fit(out, epochs, **kwargs):
     return run.fit(config, out, verbose=0, **kwargs)
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_run_directory_one_trains_the_other_exits_2(tmp_path):
     out = tmp_path / "conc"
     cmd = [sys.executable, "-m", "amr_tf.train", *TRAIN, "--epochs=2", f"--out_dir={out}"]
@@ -94,6 +96,7 @@ def test_two_processes_on_one_run_directory_one_trains_the_other_exits_2(tmp_pat
     assert _epochs(out) == [1, 2]  # every row once
 
 
+@pytest.mark.slow
 def test_a_held_directory_is_refused_and_a_killed_holder_leaves_no_lock(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -112,6 +115,7 @@ def test_a_held_directory_is_refused_and_a_killed_holder_leaves_no_lock(tmp_path
     assert _epochs(out) == [1]
 
 
+@pytest.mark.slow
 def test_no_checkpoint_but_history_is_refused_unless_restart(tmp_path):
     out = tmp_path / "run"
     _fit(out, 2)
@@ -129,6 +133,7 @@ def test_no_checkpoint_but_history_is_refused_unless_restart(tmp_path):
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
 
 
+@pytest.mark.slow
 def test_resuming_from_an_older_checkpoint_moves_later_rows_aside(tmp_path):
     """The program's own advice for a corrupt newest checkpoint is to delete it: the resume then
     starts after the older one, and the rows and pictures past it must not stay or repeat."""
@@ -155,6 +160,7 @@ def test_a_refused_resume_writes_nothing(tmp_path):
     assert after == {p: v for p, v in before.items() if p.name != ".lock"}
 
 
+@pytest.mark.slow
 def test_a_torn_last_line_is_repaired_from_the_checkpoint(tmp_path):
     out = tmp_path / "run"
     _fit(out, 2)
@@ -168,6 +174,7 @@ def test_a_torn_last_line_is_repaired_from_the_checkpoint(tmp_path):
     assert float(rows[1]["recon"]) > 0
 
 
+@pytest.mark.slow
 def test_stale_temporary_files_are_removed_and_live_ones_kept(tmp_path):
     out = tmp_path / "run"
     _fit(out, 1)
@@ -207,6 +214,7 @@ def test_an_out_dir_that_is_a_file_is_one_line(tmp_path):
     assert "exists and is not a directory" in result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_concurrent_exports_take_two_versions_and_stale_export_folders_go(tmp_path):
     out = tmp_path / "run"
     _fit(out, 1)
@@ -270,6 +278,7 @@ def test_a_flag_of_the_wrong_type_exits_2_in_one_line():
     assert len(lines) == 1 and "--k=two" in lines[0], lines
 
 
+@pytest.mark.slow
 def test_a_config_json_of_the_wrong_type_is_one_line_in_train_export_and_evaluate(tmp_path):
     import json
 
@@ -314,6 +323,7 @@ def test_an_unwritable_run_directory_is_one_line(tmp_path):
     assert "cannot use" in result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_ctrl_c_is_one_line_naming_where_the_run_resumes(tmp_path):
     import signal
     import time
@@ -388,6 +398,7 @@ def _rows(out):
 
 
 @pytest.mark.parametrize("point", ["checkpoint written, row not yet", "row written, best.json not yet"])
+@pytest.mark.slow
 def test_sigkill_at_an_epochs_end_loses_nothing_and_resumes_to_the_unbroken_run(tmp_path, unbroken, point):
     out = tmp_path / "run"
     if point.startswith("checkpoint"):
@@ -410,6 +421,7 @@ def test_sigkill_at_an_epochs_end_loses_nothing_and_resumes_to_the_unbroken_run(
     assert json.loads((out / "best.json").read_text())["epoch"] in (1, 2, 3)
 
 
+@pytest.mark.slow
 def test_sigkill_during_an_export_leaves_no_version_and_the_next_export_cleans_up(tmp_path):
     out = tmp_path / "run"
     _fit(out, 1)

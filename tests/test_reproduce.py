@@ -111,6 +111,7 @@ def test_scale_and_selection():
         ("digits/digits/acai", 1, "out/digits/digits/acai/s1")]
 
 
+@pytest.mark.slow
 def test_reproduce_tiny_recipe_runs_resumes_and_reports(tmp_path):
     """Two seeds of a scaled-down recipe train; a second call skips them; report shows mean +- std."""
     out = tmp_path / "runs"

@@ -201,6 +201,7 @@ def test_losses_match_an_eager_reference(mixer, k, lamb, beta, recon, gan):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_xla_step_matches_the_eager_step():
     config = tiny_config(mixer="mixup", k=3, jit_compile=True)
     compiled, eager = make_trainer(config), make_trainer(config)

@@ -103,6 +103,7 @@ def test_the_best_trial_is_the_one_with_the_highest_val_probe_accuracy(tmp_path,
 # --- the CLI ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_two_trial_grid_search_reports_both_picks_the_best_and_resumes_without_rerunning(tmp_path):
     flags = search_cmd(*TINY, "--lambdas=2,20", f"--directory={tmp_path}")
     first = run(flags)
@@ -150,6 +151,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_chief_and_one_worker_on_localhost_finish_a_three_trial_search(tmp_path):
     flags = search_cmd(*TINY, "--lambdas=2,5,20", f"--directory={tmp_path}")
     dist = {**ENV, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
