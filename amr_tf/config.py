@@ -1,6 +1,6 @@
 """Every hyperparameter of a run, in one frozen dataclass.
 
-Defaults are those of the original PyTorch code (SPEC.md section 2): lamb 10, beta 0, k 2,
+Defaults are those of the original PyTorch code (its `task_launcher.py` and scripts): lamb 10, beta 0, k 2,
 batch 64, Adam 1e-4 / 0.5 / 0.99 with coupled L2 weight decay 1e-5, the generator updated
 every 5th step, L1 reconstruction, JS-GAN (bce) and a d_h = 32 bottleneck.
 

@@ -4,8 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from amr_tf import mixers
-
-FEATURE_MIXERS = ("bernoulli", "fm")
+from amr_tf.mixers import FEATURE_MIXERS
 
 
 def probe_accuracy(encoder, probe, dataset):

@@ -1,4 +1,4 @@
-"""Losses of SPEC.md section 2 as pure functions.
+"""Losses of the paper (Eqs. 2, 3 and 7) and the original code as pure functions.
 
 Every loss returns per-example float32 values of shape [B] (inputs are cast to
 float32 first, so losses stay float32 under a mixed-precision policy); the trainer

@@ -1,7 +1,8 @@
-"""Networks of SPEC.md section 1: encoder f, decoder g, discriminator D, probe, class mixer.
+"""Networks of the paper (section 2) and the original code: encoder f, decoder g, discriminator D,
+probe, class mixer.
 
 Three families, chosen by preset name:
-- "acai32" / "acai256" / "acai1024": the conv networks of the original (SPEC 1), on square
+- "acai32" / "acai256" / "acai1024": the conv networks of the original (`architectures/arch_acai_kyle.py`), on square
   images whose side is a power of two >= 16 (the code is always 4 x 4 x latent);
 - "dsprites": the "Burgess beta-VAE B" generator and its spectrally normalised critic (64x64);
 - "spiral": small MLPs for 2-D points (supplement Fig. 12).
@@ -346,7 +347,7 @@ def _block(k, k_in, dtype, norm=True, power_iterations=None, spectral_norm="repa
 
 def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=None,
                    spectral_norm="reparametrized"):
-    """Layers of f(x) (SPEC 1); D reuses them without norm and with spectral norm on every
+    """Layers of f(x) (the original's `arch_acai_kyle.py`); D reuses them without norm and with spectral norm on every
     conv but the first (the original's D starts with a plain conv1x1, as its encoder does)."""
     # The original's conv1x1 with padding=1: a 32x32 image becomes a 34x34 map (then 17, 8, 4).
     stack = [keras.layers.ZeroPadding2D(1, dtype=dtype), _conv(depth, 1, dtype)]
@@ -481,7 +482,7 @@ class _Critic(_Stack):
 
 @keras.saving.register_keras_serializable(package="amr_tf")
 class Encoder(_Coder):
-    """Encoder h = f(x) (SPEC 1): [B, 32, 32, C] -> [B, 4, 4, latent].
+    """Encoder h = f(x): [B, 32, 32, C] -> [B, 4, 4, latent].
 
     Args:
         latent: feature maps of the code (d_h = latent * 4 * 4 for 32x32 images).
@@ -507,7 +508,7 @@ class Encoder(_Coder):
 
 @keras.saving.register_keras_serializable(package="amr_tf")
 class Decoder(_Stack):
-    """Decoder r = g(h) (SPEC 1): [B, 4, 4, latent] -> [B, 32, 32, channels], linear output.
+    """Decoder r = g(h): [B, 4, 4, latent] -> [B, 32, 32, channels], linear output.
 
     Args:
         channels: image channels C.
@@ -535,7 +536,7 @@ class Decoder(_Stack):
 
 @keras.saving.register_keras_serializable(package="amr_tf")
 class Discriminator(_Critic):
-    """Discriminator D(x) (SPEC 1): the encoder's stack without instance norm, every conv
+    """Discriminator D(x): the encoder's stack without instance norm, every conv
     spectrally normalised (Miyato et al. 2018), the final latent map averaged to one logit.
 
     Args:
@@ -834,8 +835,8 @@ def _shape_text(shape):
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-class Preset(NamedTuple):
-    """The acai family (SPEC 1): conv networks for square images, code 4 x 4 x latent.
+class ACAIPreset(NamedTuple):
+    """The acai family (the original's `arch_acai_kyle.py`): conv networks for square images, code 4 x 4 x latent.
 
     Every preset offers `mismatch(input_shape)` (None, or why the shape does not fit) and
     `encoder/decoder/discriminator(input_shape, dtype, ...)` returning unbuilt models.
@@ -893,7 +894,7 @@ class Preset(NamedTuple):
 
 
 class BurgessPreset(NamedTuple):
-    """The dSprites networks (SPEC 1, "Burgess beta-VAE B"): 64x64xC images, flat code (z,).
+    """The dSprites networks (Burgess et al. 2018, "beta-VAE B"): 64x64xC images, flat code (z,).
 
     Args:
         z: code size (10 in the paper).
@@ -967,7 +968,7 @@ _PRESET_METHODS = ("mismatch", "encoder", "decoder", "discriminator")
 def register_preset(name, preset):
     """Adds `preset` under `name`; a name can be registered only once (ValueError).
 
-    A preset is any object with the methods of `Preset`: `mismatch(input_shape)`,
+    A preset is any object with the methods of `ACAIPreset`: `mismatch(input_shape)`,
     `encoder(input_shape, dtype, variational)`, `decoder(input_shape, dtype)` and
     `discriminator(input_shape, dtype, n_attributes, spectral_norm)` (TypeError otherwise).
     """
@@ -980,9 +981,11 @@ def register_preset(name, preset):
     _PRESETS[name] = preset
 
 
-register_preset("acai32", Preset(latent=2))
-register_preset("acai256", Preset(latent=16))
-register_preset("acai1024", Preset(latent=64))
+Preset = ACAIPreset  # the name before ACAIPreset sat beside BurgessPreset and MLPPreset
+
+register_preset("acai32", ACAIPreset(latent=2))
+register_preset("acai256", ACAIPreset(latent=16))
+register_preset("acai1024", ACAIPreset(latent=64))
 register_preset("dsprites", BurgessPreset())
 # The original's dSprites AE+GAN baseline: its script sets no --ndf, so D has the default 64.
 register_preset("dsprites_ndf64", BurgessPreset(d_filters=64))
@@ -991,13 +994,17 @@ register_preset("spiral", MLPPreset())
 
 def get_preset(name):
     """Returns the preset called `name`; ValueError naming the choices if unknown."""
-    return registry.lookup("network preset", _PRESETS, name)
+    if name not in _PRESETS:
+        raise ValueError(f"Unknown network preset {name!r}; choose one of {sorted(_PRESETS)}")
+    return _PRESETS[name]
 
 
 def preset_for_bottleneck(bottleneck):
     """Maps the code size d_h (32, 256 or 1024) to its preset name ("acai32", ...)."""
     names = {p.bottleneck: n for n, p in _PRESETS.items() if n.startswith("acai")}
-    return registry.lookup("bottleneck", names, bottleneck)
+    if bottleneck not in names:
+        raise ValueError(f"Unknown bottleneck {bottleneck!r}; choose one of {sorted(names)}")
+    return names[bottleneck]
 
 
 def _checked(name, input_shape):

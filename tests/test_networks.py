@@ -11,7 +11,7 @@ import tensorflow as tf  # noqa: E402
 
 from amr_tf import networks  # noqa: E402
 
-# (preset, channels, encoder, decoder): trainable counts of the original PyTorch models (SPEC 1).
+# (preset, channels, encoder, decoder): trainable counts of the original PyTorch models.
 PARITY = [
     ("acai32", 1, 150_850, 75_745),
     ("acai32", 3, 150_882, 76_035),
@@ -420,9 +420,9 @@ def test_presets_and_bottlenecks():
     with pytest.raises(ValueError, match=r"acai64.*acai1024.*acai256.*acai32"):
         networks.build_networks("acai64", (32, 32, 3), 10)
     with pytest.raises(ValueError, match=r"already registered"):
-        networks.register_preset("acai32", networks.Preset(latent=2))
+        networks.register_preset("acai32", networks.ACAIPreset(latent=2))
     with pytest.raises(TypeError):
-        networks.PRESETS["mine"] = networks.Preset(latent=1)
+        networks.PRESETS["mine"] = networks.ACAIPreset(latent=1)
     with pytest.raises(ValueError, match=r"\(28, 28, 1\)"):
         networks.build_networks("acai32", (28, 28, 1), 10)
 

@@ -33,7 +33,7 @@ def _sigmoid(z):
 
 
 def _gan(logits, target, kind):
-    """Per-example l_GAN, written from its definition (SPEC section 2), in float64."""
+    """Per-example l_GAN, written from its definition (the paper's Eq. 2), in float64."""
     z = np.asarray(logits, np.float64)
     if kind == "bce":  # -t log s(z) - (1 - t) log(1 - s(z))
         return target * _softplus(-z) + (1.0 - target) * _softplus(z)

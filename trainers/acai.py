@@ -1,6 +1,6 @@
 """ACAITrainer: the ACAI baseline (Berthelot et al. 2019) as the AMR paper re-implemented it.
 
-SPEC.md section 6 and the original's `ACAIF3`: the critic regresses how mixed an image is.
+The original's `ACAIF3` (`models/acai.py`): the critic regresses how mixed an image is.
 - G: lamb * L1 recon(x, g(f(x))) + l_GAN(D(g(h_mix)), 0) + beta * consistency: the decoder
   tries to make its mixes look unmixed (critic output 0);
 - D: l_GAN(D(x), 0) + l_GAN(D(g(f(x))), 0) + l_GAN(D(g(h_mix)), 2 min(a, 1 - a)): 0 for real
@@ -31,7 +31,7 @@ class ACAITrainer(AMRTrainer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.cls > 0 or self.mixer == "none" or self.k != 2:
+        if self.cls_weight > 0 or self.mixer == "none" or self.k != 2:
             raise ValueError("ACAI needs a mixer with k=2 and no class mixer (cls=0)")
         self.loss_names = ACAI_LOSS_NAMES
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}

@@ -1,6 +1,6 @@
 """AMRTrainer: the adversarial mixup resynthesis update as one Keras `train_step`.
 
-One step (SPEC.md section 2, the original code's order):
+One step (the paper's section 2, in the original code's order):
 1. auto-encoder forward: h = f(x), r = g(h), h_mix = Mix(h, h', ...), r_mix = g(h_mix), every
    step; on every `update_g_every`-th step (0, N, 2N, ...) also its loss (Eq. 3)
    lamb * recon(x, r) + l_GAN(D(r), 1) + l_GAN(D(r_mix), 1) [+ beta * consistency] and update.
@@ -85,7 +85,7 @@ class AMRTrainer(keras.Model):
         self.class_mixer = class_mixer
         self.mixer, self.k = mixer, (1 if mixer == "none" else k)
         self.lamb, self.beta = lamb, beta
-        self.cls, self.mask_temperature = cls_weight, mask_temperature
+        self.cls_weight, self.mask_temperature = cls_weight, mask_temperature
         if label_kind not in LABEL_KINDS:
             raise ValueError(f"unknown label_kind {label_kind!r}; choose one of {LABEL_KINDS}")
         self.label_kind = label_kind
@@ -150,7 +150,7 @@ class AMRTrainer(keras.Model):
         self.probe_optimizer = probe_optimizer
         self.cls_optimizer = cls_optimizer if self.class_head_variables else None
         # Built here, not lazily inside the step: slots created in a tf.cond branch or
-        # a replica context fail (NOTES_TF.md items 3 and 5).
+        # a replica context fail under tf.distribute (Keras creates them on first apply).
         ae_optimizer.build(self.ae_variables)
         if d_optimizer is not None:
             d_optimizer.build(self._d_body_variables())
@@ -274,7 +274,7 @@ class AMRTrainer(keras.Model):
 
     def _discriminate(self, images):
         """D's logits [N] and, with the supervised mixer, its class logits [N, A] (else None)."""
-        if self.cls > 0:
+        if self.cls_weight > 0:
             return self.discriminator(images, training=True, with_classes=True)
         return self.discriminator(images, training=True), None
 
@@ -311,7 +311,7 @@ class AMRTrainer(keras.Model):
         if "sup" in self.blocks:
             out["g_gan_sup"] = losses.gan_loss(self._block(d_fake, "sup", batch), 1.0, self.gan_loss)
             out["g_cls"] = self._class_loss(fwd["y_mix"], self._block(class_logits, "sup", batch))
-            g_loss += out["g_gan_sup"] + self.cls * out["g_cls"]
+            g_loss += out["g_gan_sup"] + self.cls_weight * out["g_cls"]
         if "consistency" in self.g_terms:
             out["consistency"] = self._consistency(fwd, batch)
             g_loss += self.beta * out["consistency"]
@@ -445,7 +445,7 @@ class AMRTrainer(keras.Model):
             model = getattr(self, name)
             config[name] = None if model is None else keras.saving.serialize_keras_object(model)
         config.update(
-            mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta, cls_weight=self.cls,
+            mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta, cls_weight=self.cls_weight,
             mask_temperature=self.mask_temperature, label_kind=self.label_kind,
             update_g_every=self.update_g_every, recon_loss=self.recon_loss,
             gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed, d_calls=self.d_calls,

@@ -1,6 +1,6 @@
 """Checkpoints: every variable of a trainer in one .npz, written atomically.
 
-A checkpoint holds the four networks, the three optimizers' slots and iteration
+A checkpoint holds the trainer's networks, its optimizers' slots and iteration
 counts, the mixing RNG state, and a JSON metadata record (epoch, history, best).
 It is a plain NumPy archive read with `allow_pickle=False`: loading one never runs
 code (the original's torch.load pickles did). It is written to a temporary file,

@@ -1,6 +1,6 @@
-"""A training loop of ours for the strategies where Keras' `fit` fails (NOTES_TF.md items 3-5).
+"""A training loop of ours for the strategies where Keras' `fit` fails.
 
-`fit` cannot drive a `train_step` that updates with three optimizers under MirroredStrategy,
+`fit` cannot drive a `train_step` that updates with several optimizers under MirroredStrategy,
 nor anything under MultiWorkerMirroredStrategy (keras issue 20585). This loop runs the very
 same `trainer.train_step` / `test_step` with `strategy.run` inside a `tf.function`, over
 `strategy.experimental_distribute_dataset`, and drives the same Keras callbacks (progress

@@ -1,7 +1,7 @@
 """VAETrainer: the beta-VAE baseline (Higgins et al. 2017; Burgess et al. 2018) for Table 4.
 
 loss = lamb * recon(x, g(z)) + kl_weight * KL(q(z|x) || N(0, I)), z = mu + sigma * eps,
-with the original's choices (SPEC.md section 6, `models/vae.py`): BCE summed per image
+with the original's choices (`models/vae.py`): BCE summed per image
 (`recon_loss="bce_sum"`), the KL averaged over the code units, Adam beta1 0.9, and
 kl_weight = 100 on dSprites. No discriminator and nothing mixed while training: the encoder
 network returns the posterior mean mu, which is the code that the probe, mixes, figures,

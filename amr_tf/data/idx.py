@@ -19,7 +19,7 @@ import numpy as np
 from amr_tf.data import registry
 
 SPLIT_SEED = 0  # the split is the same for every run seed
-VALID_FRACTION = 1 / 6  # 60k -> 50k / 10k (SPEC 4)
+VALID_FRACTION = 1 / 6  # 60k -> 50k train / 10k valid
 IMAGE_SHAPE = (32, 32, 1)
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 FILES = {  # split -> (images, labels), without the optional ".gz"
@@ -87,7 +87,7 @@ def idx_directory(name: str, data_dir: Optional[str], defaults=()) -> Optional[s
 
 
 def resize_28_to_32(images: np.ndarray) -> np.ndarray:
-    """uint8 [N, 28, 28(, 1)] -> uint8 [N, 32, 32, 1], bilinear (SPEC 4: resize 28 -> 32)."""
+    """uint8 [N, 28, 28(, 1)] -> uint8 [N, 32, 32, 1], bilinear (28 -> 32, the networks' input size)."""
     import tensorflow as tf
 
     images = images.reshape(len(images), images.shape[1], images.shape[2], 1)

@@ -1,4 +1,4 @@
-"""The paper's data sets through TensorFlow Datasets (TFDS), split as SPEC.md section 4.
+"""The paper's data sets through TensorFlow Datasets (TFDS), split as the paper's data protocol splits them.
 
 | name     | TFDS          | image               | splits (train / valid / test)                      |
 |----------|---------------|---------------------|----------------------------------------------------|
