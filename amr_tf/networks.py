@@ -83,8 +83,9 @@ def bias_add(x, bias):
     """x + bias over the last (channel) axis, as a BiasAdd, so that grappler still fuses conv +
     bias (+ LeakyReLU) into one oneDNN kernel; but the bias gradient is a plain sum over the
     other axes (at least in float32), not BiasAddGrad, which oneDNN would fold into the conv's filter
-    gradient (Conv2DBackpropFilterWithBias): with oneDNN at AVX2 that fused kernel took 3.3 ms
-    more than the filter gradient alone on [192, 34, 34, 16] (a separate sum: 0.2 ms)."""
+    gradient (Conv2DBackpropFilterWithBias): with oneDNN held to AVX2 on a 2-core AMD EPYC, that
+    fused kernel took 3.3 ms more than the filter gradient alone on [192, 34, 34, 16] (a separate
+    sum: 0.2 ms)."""
 
     def grad(dy):
         axes = list(range(len(dy.shape) - 1))
@@ -265,7 +266,8 @@ class InstanceNormalization(keras.layers.GroupNormalization):
     """Instance norm (affine): GroupNormalization with one group per channel, with its variables
     (gamma, then beta) and its numbers, computed in a few passes over [B, H, W, C] with its own
     gradient instead of the group reshape, moments and broadcast gradients that Keras' takes
-    (with oneDNN held to AVX2, the k=8 step's instance-norm time fell from 23.6 to 11.5 ms).
+    (with oneDNN held to AVX2 on a 2-core AMD EPYC, the k=8 step's instance-norm time fell from
+    23.6 to 11.5 ms).
     Compiling the two halves with XLA measured no faster (12.0 ms) and was left out."""
 
     def __init__(self, epsilon=1e-5, **kwargs):
@@ -337,8 +339,8 @@ def _dense(units, dtype, power_iterations=None, activation=None, init=_torch_ini
 
 def _block(k, k_in, dtype, norm=True, power_iterations=None, spectral_norm="reparametrized"):
     """conv3x3(k_in -> k) + instance norm (affine, eps 1e-5) + LeakyReLU(0.01)."""
-    # groups=-1 is one group per channel: moments over (H, W) per example and channel. The
-    # original's initialiser also draws the affine scale: gamma ~ N(0, 1/sqrt(1.04)).
+    # Instance norm: moments over (H, W) per example and channel. The original's initialiser
+    # also draws the affine scale: gamma ~ N(0, 1/sqrt(1.04)).
     in_norm = [InstanceNormalization(epsilon=1e-5, gamma_initializer=OriginalNormal(), dtype=dtype)]
     return ([_conv(k, 3, dtype, power_iterations, fan_in=9 * k_in if k_in else None,
                    spectral_norm=spectral_norm)]
@@ -368,7 +370,7 @@ def _burgess_convs(filters, dtype, power_iterations=None, spectral_norm="reparam
     for _ in range(4):
         # 'same' with stride 2 on an even size pads 1 before and 1 after: torch's padding=1.
         conv = Conv2D(filters, 4, strides=2, padding="same", dtype=dtype,
-                                   kernel_initializer=_he_init(), bias_initializer="zeros")
+                      kernel_initializer=_he_init(), bias_initializer="zeros")
         stack += [_spectral(conv, dtype, power_iterations, kind=spectral_norm), keras.layers.ReLU(dtype=dtype)]
     # Keras flattens NHWC and torch NCHW: the first dense sees its inputs in another
     # order, which changes no parameter count and nothing a freshly initialised net can tell.

@@ -1,5 +1,5 @@
-"""Named choices (mixers, network presets, data sets, recipes, tables, metrics, kinds of
-spectral norm, ...): one lookup and one error for a name that is not among them."""
+"""Named choices (data sets, splits, tables, export formats and checkpoints, kinds of spectral
+norm, Config's choices, ...): one lookup and one error for a name that is not among them."""
 
 
 def unknown(what, name, choices):
@@ -16,7 +16,7 @@ def check(what, name, choices):
 
 
 def lookup(what, table, name):
-    """`table[name]`, else `unknown`'s error listing the table's names in order."""
+    """`table[name]`, else `unknown`'s error listing the table's names (a dict's sorted)."""
     if name not in table:
         raise unknown(what, name, sorted(table) if isinstance(table, dict) else table)
     return table[name]

@@ -134,7 +134,6 @@ def test_instance_norm_is_per_example_per_channel(acai32):
         np.testing.assert_allclose(y.std(axis=(1, 2)), g, atol=1e-4)
 
 
-
 def _norm_and_grads(layer, x, dy):
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -147,32 +146,44 @@ def _norm_and_grads(layer, x, dy):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_instance_norm_matches_keras_group_norm_and_its_gradients(dtype):
     """The fused instance norm (its own gradient) computes what GroupNormalization(groups=-1)
-    computes: outputs and the gradients to x, gamma and beta, eagerly and compiled."""
+    computes: outputs and the gradients to x, gamma and beta, eagerly and compiled, against
+    Keras' layer run in float64 on the same numbers."""
     rng = np.random.default_rng(3)
-    x = tf.constant((rng.normal(size=(3, 9, 7, 8)) * rng.uniform(0.5, 4, (3, 1, 1, 8))
-                     + rng.uniform(-3, 3, (3, 1, 1, 8))).astype(dtype))
+    x64 = rng.normal(size=(3, 9, 7, 8)) * rng.uniform(0.5, 4, (3, 1, 1, 8)) + rng.uniform(-3, 3, (3, 1, 1, 8))
+    x = tf.constant(x64.astype(dtype))
     dy = tf.constant(rng.normal(size=(3, 9, 7, 8)).astype(dtype))
     ref = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer="random_normal",
-                                          beta_initializer="random_normal", dtype=dtype)
+                                          beta_initializer="random_normal", dtype="float64")
     new = networks.InstanceNormalization(epsilon=1e-5, dtype=dtype)
     ref.build(x.shape)
     new.build(x.shape)
-    new.set_weights(ref.get_weights())
+    new.set_weights([w.astype(dtype) for w in ref.get_weights()])
+    ref.set_weights(new.get_weights())  # the same (rounded) gamma and beta on both sides
     assert [w.name for w in new.weights] == ["gamma", "beta"]
-    tol = 1e-4 if dtype == "float32" else 1e-11
     step = tf.function(lambda x, dy: _norm_and_grads(new, x, dy))
     for rows in (3, 2):  # and a compiled partial batch
-        want = _norm_and_grads(ref, x[:rows], dy[:rows])
+        xs, dys = tf.cast(x[:rows], tf.float64), tf.cast(dy[:rows], tf.float64)
+        want = [v.numpy() for v in _norm_and_grads(ref, xs, dys)]
+        # A bound, not an observation: each result is a sum of at most n = rows * H * W rounded
+        # terms, whose error is at most n * eps times the sum of the terms' magnitudes; those
+        # are |x| / std (the worst per example and channel) times the result's own scale, and for
+        # gamma's and beta's gradients the sums over the batch of |dy xhat| and |dy|.
+        xv, dyv = xs.numpy(), dys.numpy()
+        std = xv.std(axis=(1, 2), keepdims=True)
+        cond = np.abs(xv).max() / std.min()
+        xhat = (xv - xv.mean(axis=(1, 2), keepdims=True)) / std
+        n, eps = xv[..., 0].size, np.finfo(dtype).eps
+        scales = [np.abs(want[0]).max(), np.abs(want[1]).max(),
+                  np.abs(dyv * xhat).sum(axis=(0, 1, 2)).max(), np.abs(dyv).sum(axis=(0, 1, 2)).max()]
         for got in (_norm_and_grads(new, x[:rows], dy[:rows]), step(x[:rows], dy[:rows])):
-            for w, g in zip(want, got):
-                assert g.dtype == w.dtype
-                np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=tol, atol=tol)
-
+            for w, g, scale in zip(want, got, scales):
+                assert g.dtype == tf.as_dtype(dtype)
+                np.testing.assert_allclose(tf.cast(g, tf.float64).numpy(), w, rtol=0, atol=n * eps * cond * scale)
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("dtype,tol", [("float32", 1e-5), ("float64", 1e-12), ("bfloat16", 1e-2)])
-def test_bias_add_computes_the_sum_and_its_gradients(dtype, tol):
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_bias_add_computes_the_sum_and_its_gradients(dtype):
     """`networks.bias_add`: x + b, with the bias gradient the sum of dy over the other axes,
     accumulated in float64 for float64 and at least float32 otherwise (TensorFlow's BiasAddGrad
     sums bfloat16 in bfloat16 and is off by a third on these 150 numbers)."""
@@ -185,10 +196,19 @@ def test_bias_add_computes_the_sum_and_its_gradients(dtype, tol):
         y = networks.bias_add(x, b)
         loss = tf.reduce_sum(tf.cast(y, tf.float64) * tf.cast(dy, tf.float64))
     dx, db = tape.gradient(loss, [x, b])
-    exact = [tf.cast(v, tf.float64).numpy() for v in (x, b, dy)]
-    for got, want in ((y, exact[0] + exact[1]), (dx, exact[2]), (db, exact[2].sum(axis=(0, 1, 2)))):
-        assert got.dtype == tf.as_dtype(dtype)
-        np.testing.assert_allclose(tf.cast(got, tf.float64).numpy(), want, rtol=tol, atol=tol * np.abs(want).max())
+    xv, bv, dyv = (tf.cast(v, tf.float64).numpy() for v in (x, b, dy))
+    assert {v.dtype for v in (y, dx, db)} == {tf.as_dtype(dtype)}
+    eps = {"float32": 2.0 ** -23, "float64": 2.0 ** -52, "bfloat16": 2.0 ** -7}[dtype]  # machine epsilons
+    accumulate = 2.0 ** -52 if dtype == "float64" else 2.0 ** -23
+    # y: one rounding of the exact sum; dx is dy itself; db: a sum of n = 150 terms, whose error is
+    # at most n * eps (of the accumulator) times the sum of |dy|, then one rounding to dtype.
+    np.testing.assert_allclose(tf.cast(y, tf.float64).numpy(), xv + bv, rtol=eps, atol=0)
+    np.testing.assert_array_equal(tf.cast(dx, tf.float64).numpy(), dyv)
+    n = dyv[..., 0].size
+    want = dyv.sum(axis=(0, 1, 2))
+    np.testing.assert_allclose(tf.cast(db, tf.float64).numpy(), want, rtol=eps,
+                               atol=n * accumulate * np.abs(dyv).sum(axis=(0, 1, 2)).max())
+
 
 def test_convs_add_their_bias_with_bias_add():
     conv = networks.Conv2D(3, 3, padding="same", bias_initializer="ones")
@@ -201,6 +221,7 @@ def test_convs_add_their_bias_with_bias_add():
     np.testing.assert_array_equal(y.numpy(), np.ones([1, 4, 4, 3], "float32"))
     np.testing.assert_array_equal(tape.gradient(total, conv.trainable_variables)[1].numpy(), [16.0, 16.0, 16.0])
 
+
 def test_instance_norm_in_mixed_precision_normalises_in_float32():
     x = tf.constant(np.random.default_rng(0).normal(100, 3, (2, 5, 5, 4)).astype("float32"))
     norm = networks.InstanceNormalization(dtype="mixed_bfloat16")
@@ -208,6 +229,7 @@ def test_instance_norm_in_mixed_precision_normalises_in_float32():
     assert y.dtype == tf.bfloat16
     # normalised per (example, channel), in float32, whatever the variable and output dtypes
     np.testing.assert_allclose(tf.cast(y, tf.float32).numpy().std(axis=(1, 2)), 1.0, atol=0.05)
+
 
 def _original_std(kernel_shape):
     """The original's Initializer on torch's (out, in, kh, kw): 1 / sqrt(1.04 * out * in * kh)."""
