@@ -32,14 +32,12 @@ EXPORT_DIR = "saved_models"  # TF Serving's model base paths live under it: save
 def set_aside_other_run(out_dir, config):
     """Renames out_dir if it holds a run with other settings (e.g. from an older version's
     defaults): the demo then trains afresh and nothing is lost."""
-    from amr_tf.config import Config
+    from amr_tf import rundir
 
-    path = os.path.join(out_dir, "config.json")
-    if not os.path.exists(path):
+    if not rundir.config_path(out_dir).exists():
         return
     try:
-        with open(path) as f:
-            old = Config.from_json(f.read())
+        old = rundir.read_config(out_dir)
         same = dataclasses.replace(old, epochs=config.epochs) == config  # more epochs extend it
     except ValueError:
         same = False

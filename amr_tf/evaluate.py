@@ -17,7 +17,6 @@ functions (`evaluate_run`, `evaluate_probe`, ...) take plain arguments; the flag
 when this module runs as a program.
 """
 
-import json
 import math
 import os
 import sys
@@ -33,8 +32,8 @@ quiet.import_tensorflow()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from amr_tf import cli, data, evaluation, figures, metrics  # noqa: E402
-from amr_tf.config import DSPRITES, Config  # noqa: E402
+from amr_tf import cli, data, evaluation, figures, metrics, rundir  # noqa: E402
+from amr_tf.config import DSPRITES  # noqa: E402
 
 METRICS = ("probe", "disentanglement", "lines", "interpolations", "fid")
 CHECKPOINTS = ("best", "last")
@@ -86,19 +85,7 @@ def define_flags():
 # -- which metrics apply ---------------------------------------------------------------------
 
 
-def read_config(run_dir):
-    """The Config of a run directory (cheap: no checkpoint is read).
-
-    Raises:
-        ValueError: the directory is missing or is not a run.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"run directory {run_dir} does not exist")
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise ValueError(f"{run_dir} is not a run directory (no config.json there)")
-    return Config.from_json(path.read_text())
+read_config = rundir.read_config
 
 
 def _is_points(config):
@@ -219,15 +206,6 @@ def _train_indices(config, split_data):
     return np.arange(n)
 
 
-def _tracked(run_dir):
-    path = Path(run_dir) / "best.json"
-    try:
-        best = json.loads(path.read_text()) or {}
-    except (OSError, ValueError):
-        best = {}
-    return best
-
-
 def evaluate_probe(run_dir, config, nets, probe_examples=None, seed=0, batch_size=ENCODE_BATCH):
     """A linear probe re-fitted to convergence on the frozen codes of the train split.
 
@@ -255,7 +233,7 @@ def evaluate_probe(run_dir, config, nets, probe_examples=None, seed=0, batch_siz
     evals = {name: evaluation.split_codes(nets.encoder, _split(config, name), None, batch_size, label=name)
              for name in ("valid", "test")}
     fitted = evaluation.fit_linear_probe(codes, labels, evals, seed=seed)
-    best = _tracked(run_dir)
+    best = rundir.read_best(run_dir)
     result = {
         "valid_accuracy": fitted["valid_accuracy"], "test_accuracy": fitted["test_accuracy"],
         "train_accuracy": fitted["train_accuracy"],
@@ -559,31 +537,6 @@ def evaluate_fid(config, nets, fid_examples=10000, seed=0, inception_weights=Non
 # -- the whole evaluation --------------------------------------------------------------------
 
 
-def _plain(value):
-    """JSON-safe: numpy scalars to Python, NaN/inf to None, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    return value
-
-
-def write_json(path, value):
-    """Writes JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_plain(value), indent=2, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 def log_scalars(run_dir, summary, step):
     """Writes the summary's TensorBoard scalars (see TENSORBOARD) to RUN/logs/eval at `step`."""
     scalars = {TENSORBOARD[k]: float(v) for k, v in summary.items()
@@ -674,7 +627,7 @@ def _evaluate_chosen(run_dir, config, nets, chosen, epoch, checkpoint, compare, 
         record = {"metric": name, "run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": epoch,
                   "dataset": config.dataset, "settings": used, "seconds": round(time.time() - start, 2), **result}
         record["tensorboard"] = log_scalars(run_dir, result["summary"], epoch)
-        write_json(Path(run_dir) / "eval" / f"{name}.json", record)
+        rundir.write_json(rundir.eval_path(run_dir, name), record)
         records[name] = record
     return records
 

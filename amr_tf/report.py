@@ -13,7 +13,6 @@ to the paper's number where the setting is one of the paper's recipes (`trainers
 
 import csv
 import io
-import json
 import math
 import statistics
 from pathlib import Path
@@ -24,8 +23,8 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli, registry  # noqa: E402
-from amr_tf.config import DSPRITES, Config  # noqa: E402
+from amr_tf import cli, registry, rundir  # noqa: E402
+from amr_tf.config import DSPRITES  # noqa: E402
 from trainers import recipes  # noqa: E402
 
 FORMATS = ("markdown", "csv")
@@ -36,41 +35,20 @@ LINES_COLUMNS = (("Mean Distance (1e-3)", "mean_distance"), ("Smoothness", "smoo
                  ("pixel Mean Distance (1e-3)", "pixel_mean_distance"), ("pixel Smoothness", "pixel_smoothness"))
 
 
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _epochs_done(run_dir):
-    try:
-        with open(run_dir / "metrics.csv") as f:
-            return max(0, sum(1 for line in f if line.strip()) - 1)
-    except OSError:
-        return 0
-
-
 def read_run(run_dir):
     """One run's scores: {config, run_dir, epochs_done, val_probe, test_probe, disentanglement,
     mean_distance, smoothness, pixel_...}; scores a run lacks are None. None if not a run."""
     run_dir = Path(run_dir)
-    raw = _read_json(run_dir / "config.json")
-    if raw is None:
+    config = rundir.try_config(run_dir)
+    if config is None:
         return None
-    known = {k: v for k, v in raw.items() if k in Config.__dataclass_fields__}
-    try:
-        config = Config(**known)
-    except (TypeError, ValueError):
-        return None
-    best = _read_json(run_dir / "best.json") or {}
-    out = {"config": config, "run_dir": str(run_dir), "epochs_done": _epochs_done(run_dir),
+    best = rundir.read_best(run_dir)
+    out = {"config": config, "run_dir": str(run_dir), "epochs_done": rundir.finished_epochs(run_dir),
            "val_probe": _percent(best.get("val_probe_accuracy")),
            "test_probe": _percent(best.get("test_probe_accuracy"))}
-    dis = (_read_json(run_dir / "eval" / "disentanglement.json") or {}).get("summary", {})
+    dis = (rundir.read_json(rundir.eval_path(run_dir, "disentanglement")) or {}).get("summary", {})
     out["disentanglement"] = _percent(dis.get("disentanglement"))
-    lines = (_read_json(run_dir / "eval" / "lines.json") or {}).get("summary", {})
+    lines = (rundir.read_json(rundir.eval_path(run_dir, "lines")) or {}).get("summary", {})
     for name in ("mean_distance", "smoothness"):
         scale = 1e3 if name == "mean_distance" else 1.0
         for prefix, source in (("", "lines_"), ("pixel_", "pixel_")):

@@ -21,7 +21,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli  # noqa: E402
+from amr_tf import cli, rundir  # noqa: E402
 from trainers import recipes  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -60,17 +60,11 @@ def plan(table, scale=1.0, seeds=recipes.SEEDS, only=None, steps_per_epoch=None,
     return out
 
 
-def finished_epochs(run_dir):
-    """Epochs a run directory has finished (rows of its metrics.csv)."""
-    path = os.path.join(run_dir, "metrics.csv")
-    if not os.path.isfile(path):
-        return 0
-    with open(path) as f:
-        return max(0, sum(1 for line in f if line.strip()) - 1)
+finished_epochs = rundir.finished_epochs
 
 
 def evaluated(run_dir, metric):
-    return metric == "probe" or os.path.isfile(os.path.join(run_dir, "eval", f"{metric}.json"))
+    return metric == "probe" or rundir.eval_path(run_dir, metric).is_file()
 
 
 def run_one(recipe, config, run_dir, eval_options, log=print):
@@ -87,7 +81,7 @@ def run_one(recipe, config, run_dir, eval_options, log=print):
     if not evaluated(run_dir, recipe.metric):
         records = evaluate.evaluate_run(run_dir, metric=recipe.metric, **eval_options)
         summary = records[recipe.metric]["summary"]
-        log("  " + " ".join(f"{k}={evaluate._plain(v)}" for k, v in summary.items()))
+        log("  " + " ".join(f"{k}={rundir.plain(v)}" for k, v in summary.items()))
     keras.backend.clear_session()  # the next run builds its networks afresh
     return "done"
 

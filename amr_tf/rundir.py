@@ -1,4 +1,14 @@
-"""The run directory belongs to one run: its lock, its history's repair, its clean-up.
+"""The run directory's one owner: its layout, its files' readers and writers, its lock, its
+history's repair, its clean-up.
+
+Layout: `config.json` (the run's Config), `checkpoints/`, `logs/` (TensorBoard), `metrics.csv`
+(one row per finished epoch), `best.json` (the best valid probe accuracy, its epoch and test
+accuracy), `images/`, `eval/<metric>.json` (amr_tf.evaluate).
+
+- `read_config(run_dir)` / `try_config(run_dir)`: the run's Config (one clear line, or None).
+- `read_best(run_dir)`, `finished_epochs(run_dir)`, `read_json(path)`: what a run has done.
+- `write_json(path, value)`: every JSON file of a run is written here, atomically, with one
+  policy for non-finite numbers (NaN and infinities become null: the files stay strict JSON).
 
 - `locked(run_dir)`: an exclusive OS file lock (`fcntl.flock` on `.lock`) held for the run's
   life. The kernel releases it when the process dies, however it dies, so a SIGKILL never leaves
@@ -18,16 +28,118 @@
 
 import contextlib
 import csv
+import dataclasses
 import errno
 import io
+import json
+import math
 import os
 import re
 import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+BEST_FILE = "best.json"
+CHECKPOINTS_DIR = "checkpoints"
+EVAL_DIR = "eval"
 LOCK_FILE = ".lock"
-RUN_FILES = ("config.json", "metrics.csv", "best.json", "checkpoints", "images", "logs", "eval", LOCK_FILE)
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, CHECKPOINTS_DIR, "images", "logs", EVAL_DIR, LOCK_FILE)
+
+
+def plain(value):
+    """JSON-safe: numpy scalars and arrays to Python, NaN/inf to None, recursively."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    return value
+
+
+def write_json(path, value):
+    """Writes `value` as JSON to `path` atomically (a temporary file, then a rename: a kill leaves
+    the old file or the new one); non-finite numbers become null. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(plain(value), indent=2, sort_keys=True, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_json(path):
+    """The JSON value in `path`, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def config_path(run_dir):
+    return Path(run_dir) / CONFIG_FILE
+
+
+def eval_path(run_dir, metric):
+    """Where `amr_tf.evaluate` writes a metric's record."""
+    return Path(run_dir) / EVAL_DIR / f"{metric}.json"
+
+
+def read_config(run_dir, label=None):
+    """The Config of a run directory (cheap: no checkpoint is read).
+
+    Args:
+        run_dir: the directory.
+        label: how the messages name it (e.g. "--run_dir=RUN"); the path by default.
+
+    Raises:
+        ValueError: the directory is missing, is not a run, or its config.json is invalid.
+    """
+    from amr_tf.config import Config
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"run directory {label or run_dir} does not exist")
+    path = config_path(run_dir)
+    if not path.is_file():
+        raise ValueError(f"{label or run_dir} is not a run directory (no {CONFIG_FILE} there)")
+    return Config.from_json(path.read_text())
+
+
+def try_config(run_dir):
+    """The Config of a run directory, leniently (fields this version does not know are dropped,
+    e.g. of a run written by an older one), or None when it holds no readable, valid config."""
+    from amr_tf.config import Config
+
+    raw = read_json(config_path(run_dir))
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Config(**{k: v for k, v in raw.items() if k in Config.__dataclass_fields__})
+    except (TypeError, ValueError):
+        return None
+
+
+def read_best(run_dir):
+    """The run's best record ({"epoch", "val_probe_accuracy", "test_probe_accuracy"}), or {}."""
+    best = read_json(Path(run_dir) / BEST_FILE)
+    return best if isinstance(best, dict) else {}
+
+
+def finished_epochs(run_dir):
+    """Epochs the run has finished: the complete rows of its metrics.csv."""
+    return len(read_rows(Path(run_dir) / METRICS_FILE)[1])
 _TEMP = re.compile(r"(?:\.tmp-(\d+)|^\.export-(\d+)-)")
 
 
@@ -133,6 +245,65 @@ def _write_csv(path, header, rows):
 
 def _format(value):
     return repr(value) if isinstance(value, float) else str(value)
+
+
+# What may differ between a run directory's config.json and the command that resumes it.
+RESUMABLE_CHANGES = ("epochs",)
+# What --restart moves aside: the whole history of the earlier run.
+RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, "images", "logs")
+
+
+def check_can_take(config, run_dir, latest, resume=True, restart=False):
+    """Checks that `run_dir` can take the run of `config`; writes nothing (the caller writes
+    config.json once the checkpoint has been read).
+
+    Args:
+        config: the run's Config.
+        run_dir: the directory (it may not exist yet).
+        latest: the newest epoch checkpoint in it, or None.
+        resume: continue from `latest`; if False, a directory with checkpoints is refused.
+        restart: the history will be moved aside: only the settings are checked.
+
+    Raises:
+        ValueError: the directory holds a different run, resume=False and it has checkpoints,
+            or it has a history (metrics.csv rows) but no checkpoint and not `restart`.
+    """
+    from amr_tf.config import Config
+
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"{run_dir} exists and is not a directory; choose another --out_dir")
+    refuse_symlinks(run_dir)
+    path = config_path(run_dir)
+    if path.exists():
+        try:
+            old = Config.from_json(path.read_text())
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path} is not a readable run config ({e})") from None
+        diffs = [
+            f"{f.name}={getattr(old, f.name)!r} there, {getattr(config, f.name)!r} now"
+            for f in dataclasses.fields(Config)
+            if f.name not in RESUMABLE_CHANGES and getattr(old, f.name) != getattr(config, f.name)
+        ]
+        if diffs:
+            raise ValueError(
+                f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); "
+                "choose another --out_dir"
+            )
+    if restart:
+        return
+    if latest is not None and not resume:
+        raise ValueError(
+            f"{run_dir} already has checkpoints (newest {Path(latest).name}); "
+            "run again with --resume to continue it, or choose another --out_dir"
+        )
+    if latest is None:
+        rows = read_rows(run_dir / METRICS_FILE)[1]
+        if rows:
+            raise ValueError(
+                f"{run_dir} has {len(rows)} epoch(s) in metrics.csv but no checkpoint to resume from; "
+                "pass --restart to move that history aside and train from epoch 0"
+            )
 
 
 def repair_history(run_dir, history, epoch):

@@ -14,7 +14,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli  # noqa: E402
+from amr_tf import cli, rundir  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
 
 cli.define_config_flags()
@@ -33,11 +33,7 @@ FLAGS = flags.FLAGS
 def config_from_flags():
     """Returns (config, run_dir) from the command line; raises ValueError on bad input."""
     if FLAGS.run_dir:
-        path = os.path.join(FLAGS.run_dir, "config.json")
-        if not os.path.isfile(path):
-            raise ValueError(f"--run_dir={FLAGS.run_dir} is not a run directory (no config.json there)")
-        with open(path) as f:
-            base = Config.from_json(f.read())
+        base = rundir.read_config(FLAGS.run_dir, label=f"--run_dir={FLAGS.run_dir}")
         return dataclasses.replace(base, **cli.config_values(only_given=True)), FLAGS.run_dir
     config = Config(**cli.config_values())
     return config, FLAGS.out_dir or os.path.join("runs", config.run_name())

@@ -7,7 +7,6 @@ makes metrics.csv hold exactly the checkpoint's rows.
 """
 
 import csv
-import json
 import math
 import os
 from pathlib import Path
@@ -16,16 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from amr_tf import evaluation, images, mixers
+from amr_tf import evaluation, images, mixers, rundir
 from trainers import checkpoint
-
-
-def write_json(path, value):
-    """Writes JSON atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def _plain(value):
@@ -113,7 +104,7 @@ class RunRecorder(keras.callbacks.Callback):
             checkpoint.save(checkpoint.best_path(self.ckpt_dir), groups, meta)
         checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), groups, meta)
         self._append(row)
-        write_json(self.run_dir / "best.json", self.best)
+        rundir.write_json(self.run_dir / rundir.BEST_FILE, self.best)
         checkpoint.prune(self.ckpt_dir, self.keep)
 
 

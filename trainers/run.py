@@ -13,7 +13,6 @@ import keras
 import tensorflow as tf
 
 from amr_tf import data, rundir
-from amr_tf.config import Config
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
 from trainers.amr import EVAL_NAMES
@@ -39,60 +38,6 @@ def _diverged_message(run_dir, diverged):
             else "no epoch finished, so there is no checkpoint")
     return f"training diverged: non-finite {', '.join(diverged['values'])} at {where}; {kept}"
 
-
-# Settings that may change between a run and its continuation.
-RESUMABLE_CHANGES = ("epochs",)
-# What --restart moves aside: the whole history of the earlier run.
-RESTART_MOVES = ("checkpoints", "metrics.csv", "best.json", "images", "logs")
-
-
-def prepare_run_dir(config, run_dir, resume=True, restart=False):
-    """Checks that `run_dir` can take this run; writes nothing (the caller writes config.json
-    once the checkpoint has been read).
-
-    Returns:
-        The path of the newest epoch checkpoint to resume from, or None.
-
-    Raises:
-        ValueError: the directory holds a different run, resume=False and it has checkpoints,
-            or it has a history (metrics.csv rows) but no checkpoint and not `restart`.
-    """
-    run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"{run_dir} exists and is not a directory; choose another --out_dir")
-    rundir.refuse_symlinks(run_dir)
-    config_path = run_dir / "config.json"
-    latest = checkpoint.latest(run_dir / "checkpoints")
-    if config_path.exists():
-        try:
-            old = Config.from_json(config_path.read_text())
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{config_path} is not a readable run config ({e})") from None
-        diffs = [
-            f"{f.name}={getattr(old, f.name)!r} there, {getattr(config, f.name)!r} now"
-            for f in dataclasses.fields(Config)
-            if f.name not in RESUMABLE_CHANGES and getattr(old, f.name) != getattr(config, f.name)
-        ]
-        if diffs:
-            raise ValueError(
-                f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); "
-                "choose another --out_dir"
-            )
-    if restart:
-        return None
-    if latest is not None and not resume:
-        raise ValueError(
-            f"{run_dir} already has checkpoints (newest {latest.name}); "
-            "run again with --resume to continue it, or choose another --out_dir"
-        )
-    if latest is None:
-        _, rows, _ = rundir.read_rows(run_dir / "metrics.csv")
-        if rows:
-            raise ValueError(
-                f"{run_dir} has {len(rows)} epoch(s) in metrics.csv but no checkpoint to resume from; "
-                "pass --restart to move that history aside and train from epoch 0"
-            )
-    return latest
 
 
 def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), trainer=None, strategy=None,
@@ -141,7 +86,8 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
 def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trainer, strategy,
                 distributed, chief, info, steps, replicas):
     if chief:
-        latest = prepare_run_dir(config, run_dir, resume, restart)
+        latest = checkpoint.latest(run_dir / rundir.CHECKPOINTS_DIR)
+        rundir.check_can_take(config, run_dir, latest, resume, restart)
         for folder in (run_dir, run_dir / "checkpoints"):
             rundir.remove_stale_temps(folder)
     else:
@@ -157,15 +103,15 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
     if chief:  # everything read and checked: now the directory is written
         if restart:
-            backup = rundir.set_aside(run_dir, RESTART_MOVES)
+            backup = rundir.set_aside(run_dir, rundir.RESTART_MOVES)
             if backup is not None:
                 print(f"restarting {run_dir} from epoch 0; its history is in {backup}", flush=True)
-        callbacks.write_json(run_dir / "config.json", dataclasses.asdict(config))
+        rundir.write_json(rundir.config_path(run_dir), dataclasses.asdict(config))
         for line in rundir.repair_history(run_dir, recorder.history, initial_epoch):
             print(f"{run_dir}: {line}", flush=True)
         rundir.set_aside_images(run_dir, initial_epoch)
         if recorder.history:
-            callbacks.write_json(run_dir / "best.json", recorder.best)
+            rundir.write_json(run_dir / rundir.BEST_FILE, recorder.best)
     if latest is not None:
         print(f"resuming {run_dir} after epoch {initial_epoch} ({latest.name})", flush=True)
     if initial_epoch >= config.epochs:
@@ -230,10 +176,7 @@ def load_networks(run_dir, which="best"):
     run_dir = Path(run_dir)
     if which not in ("best", "last"):
         raise ValueError(f"unknown checkpoint '{which}'; choose one of: best, last")
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise ValueError(f"{run_dir} is not a run directory (no config.json there)")
-    config = Config.from_json(config_path.read_text())
+    config = rundir.read_config(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     path = checkpoint.best_path(ckpt_dir) if which == "best" else checkpoint.latest(ckpt_dir)
     if path is None or not path.exists():

@@ -6,6 +6,7 @@ import math
 import os
 from pathlib import Path
 
+from amr_tf import rundir
 from tuning.tuner import METRICS, OBJECTIVE, format_score, format_values, hyperparameter_values, run_dir, trial_metrics
 
 
@@ -32,7 +33,7 @@ def best(oracle, project_dir, seeds):
     # Ties go to the earliest trial, so that a resumed search names the same best.
     trial = max(completed, key=lambda t: (trial_metrics(t)[OBJECTIVE], -int(t.trial_id)))
     run_dirs = [str(run_dir(project_dir, trial.trial_id, seed)) for seed in seeds]
-    per_seed = [_read_json(Path(d) / "best.json") for d in run_dirs]
+    per_seed = [rundir.read_best(d) or None for d in run_dirs]
     scores = [r.get(OBJECTIVE, -math.inf) if r else -math.inf for r in per_seed]
     return {
         "trial": int(trial.trial_id),
@@ -90,10 +91,3 @@ def _atomic(path, write_to):
     with open(tmp, "w", newline="") as f:
         write_to(f)
     os.replace(tmp, path)
-
-
-def _read_json(path):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None

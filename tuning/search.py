@@ -12,7 +12,6 @@ KERASTUNER_ORACLE_PORT set, runs as KerasTuner's chief or one of its workers (se
 import dataclasses
 import itertools
 import math
-from pathlib import Path
 
 from absl import flags
 
@@ -20,7 +19,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli  # noqa: E402
+from amr_tf import cli, rundir  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
 from tuning.session import TUNERS, SearchSpec  # noqa: E402
 
@@ -133,7 +132,7 @@ def export(run_dir, export_dir):
     """Exports the best run's encoder/decoder for TF Serving (amr_tf.export's own checks apply)."""
     from amr_tf.export import export_run
 
-    name = Config.from_json((Path(run_dir) / "config.json").read_text()).run_name()
+    name = rundir.read_config(run_dir).run_name()
     print(f"exported={export_run(run_dir, export_dir, model_name=name)}", flush=True)
 
 
