@@ -10,9 +10,7 @@ The last line is `samples_per_s=<float> params_encoder=<int> params_decoder=<int
 and prints the top ops by self time and their share (`amr_tf.profiling`).
 """
 
-import resource
 import sys
-import time
 
 from absl import flags
 
@@ -21,6 +19,7 @@ from amr_tf import quiet
 quiet.import_tensorflow()
 
 from amr_tf.config import PRECISIONS  # noqa: E402
+from trainers.throughput import benchmark  # noqa: E402
 
 flags.DEFINE_integer("k", 2, "Examples per mix.")
 flags.DEFINE_string("mixer", "mixup", "Mixing function.")
@@ -41,92 +40,6 @@ flags.DEFINE_integer("logical_cpus", None, "Split the CPU into N logical devices
 flags.DEFINE_string("profile", None, "Also write a profiler trace of --profile_steps steps here and print its top ops.")
 flags.DEFINE_integer("profile_steps", 10, "Steps traced by --profile (rounded up to whole generator cycles).")
 FLAGS = flags.FLAGS
-
-
-def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None, profile=None, profile_steps=10):
-    """Returns a dict of measurements for `config` (random 32x32 images or its data set).
-
-    With `profile` (a directory), also traces `profile_steps` more steps there and adds
-    "profile": (rows by op type, rows by kind, wall ms per traced step) (`amr_tf.profiling`).
-
-    With a `strategy` other than the default, the step runs as `trainers.loop` runs it:
-    `strategy.run` over a distributed dataset, the generator's cadence decided in Python."""
-    import numpy as np
-    import tensorflow as tf
-
-    from amr_tf import data, flops, networks
-    from amr_tf.data import DataInfo
-    from trainers.build import build_trainer
-
-    cycle = config.update_g_every
-    steps = -(-steps // cycle) * cycle
-    if use_pipeline:
-        info = data.info(config.dataset, config)
-        per_epoch = data.steps_per_epoch(config.dataset, config)
-        epochs = -(-(warmup + steps) // per_epoch)
-        batches = iter(data.load(config.dataset, "train", config, epochs=(0, epochs), steps=per_epoch))
-    else:
-        info = DataInfo("random", (32, 32, channels), 10, {}, "random")
-        rng = np.random.default_rng(config.seed)
-        x = tf.constant(rng.uniform(-1, 1, (config.batch_size, 32, 32, channels)).astype("float32"))
-        y = tf.one_hot(rng.integers(0, 10, config.batch_size), 10)
-        batches = iter(lambda: (x, y), None)
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        trainer = build_trainer(config, info)
-    if strategy.num_replicas_in_sync > 1:
-        dist = iter(strategy.experimental_distribute_dataset(
-            tf.data.Dataset.from_generator(lambda: batches, output_signature=(
-                tf.TensorSpec((config.batch_size, *info.image_shape), tf.float32),
-                tf.TensorSpec((config.batch_size, info.n_classes), tf.float32)))))
-        fns = {due: tf.function(lambda b, due=due: strategy.run(
-            trainer.train_step, args=(b,), kwargs={"update_generator": due})) for due in (True, False)}
-
-        def run_step(i):
-            out = fns[trainer.generator_due(i)](next(dist))
-            return strategy.experimental_local_results(out["g_loss"])[0]
-    else:
-        step = tf.function(trainer.train_step, jit_compile=config.jit_compile)
-
-        def run_step(i):
-            return step(next(batches))["g_loss"]
-
-    for i in range(warmup):
-        run_step(i).numpy()
-    times = []
-    for i in range(warmup, warmup + steps):
-        start = time.perf_counter()
-        run_step(i).numpy()  # .numpy() waits for the step to finish
-        times.append(time.perf_counter() - start)
-    samples_per_s = config.batch_size * steps / sum(times)
-    flops_per_sample = flops.train_step_flops(trainer, info.image_shape, cycle, config.beta)
-    traced = None
-    if profile:
-        from amr_tf import profiling
-
-        n = -(-profile_steps // cycle) * cycle
-        first = warmup + steps
-        tf.profiler.experimental.start(profile)
-        start = time.perf_counter()
-        try:
-            for i in range(first, first + n):
-                run_step(i).numpy()
-        finally:
-            wall = 1000 * (time.perf_counter() - start) / n
-            tf.profiler.experimental.stop()
-        traced = (*profiling.op_table(profiling.op_events(profiling.latest_xplane(profile)), n), wall)
-    return {
-        "profile": traced,
-        "samples_per_s": samples_per_s,
-        "ms_per_step_median": 1000 * float(np.median(times)),
-        "steps": steps,
-        "channels": info.image_shape[-1],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "mflops_per_sample": flops_per_sample / 1e6,
-        "gflops_per_s": flops_per_sample * samples_per_s / 1e9,
-        "params_encoder": networks.count_trainable(trainer.encoder),
-        "params_decoder": networks.count_trainable(trainer.decoder),
-    }
 
 
 def main(argv):

@@ -228,7 +228,7 @@ class Config:
 
     def _validate_model(self):
         """Combinations of model, mixer and weights that mean nothing (one line each)."""
-        from amr_tf import networks  # late import: keeps `import amr_tf.config` light
+        from amr_tf import networks  # late: importing config alone need not load Keras and the networks
 
         if self.arch is not None:
             _choice("arch", self.arch, tuple(networks.PRESETS))

@@ -75,7 +75,7 @@ def main(argv):
     print(f"per-epoch pictures: {os.path.join(FLAGS.out_dir, 'images')}; "
           f"TensorBoard: tensorboard --logdir {os.path.join(FLAGS.out_dir, 'logs')}")
 
-    from amr_tf.export import export_run
+    from amr_tf.serving import export_run
 
     exported = export_run(FLAGS.out_dir, EXPORT_DIR, checkpoint="best", reuse_same=True)
     print(f"exported for TF Serving: {exported} (--model_base_path={os.path.abspath(os.path.dirname(exported))}; "

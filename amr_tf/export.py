@@ -2,16 +2,11 @@
 
 Writes `EXPORT_DIR/NAME/VERSION/` (TF Serving's layout: `--model_base_path=EXPORT_DIR/NAME`),
 a SavedModel with the signatures serving_default (code -> image), encode, reconstruct,
-interpolate and mix (see `amr_tf.serving`), plus warm-up requests in `assets.extra/`.
+interpolate and mix (see `amr_tf.serving.archive`), plus warm-up requests in `assets.extra/`.
 VERSION defaults to one more than the highest present; an existing version is never
 overwritten. `--format=keras` writes `encoder.keras` and `decoder.keras` instead, under
 `EXPORT_DIR/NAME-keras/` so that TF Serving never meets them.
 """
-
-import hashlib
-import json
-import re
-from pathlib import Path
 
 from absl import flags
 
@@ -19,17 +14,16 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli, registry, serving  # noqa: E402
-
-CHECKPOINTS = ("best", "last")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+from amr_tf import cli  # noqa: E402
+from amr_tf.serving import FORMATS, export_run  # noqa: E402
+from amr_tf.serving.export import CHECKPOINTS  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """The CLI's flags; defined only when run as a program, so `export_run` can be imported
-    by other CLIs (tuning.search --export_best) without their flags clashing."""
+    """The CLI's flags; defined only when run as a program, so that importing several commands (as
+    the tests do) never defines a flag twice."""
     flags.DEFINE_string("run_dir", None, "The run directory to export (written by amr_tf.train).")
     flags.DEFINE_string("export_dir", "saved_models",
                         "Export root; TF Serving's --model_base_path is EXPORT_DIR/NAME.")
@@ -40,83 +34,7 @@ def define_flags():
     flags.DEFINE_string("checkpoint", "best",
                         f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
     flags.DEFINE_string("format", "saved_model",
-                        f"{', '.join(serving.FORMATS)} (keras: .keras files, not for TF Serving).")
-
-
-def check_request(run_dir, model_name=None, version=None, checkpoint="best", format="saved_model"):
-    """Raises ValueError (one line) for a request that cannot be right; cheap, reads no checkpoint."""
-    if not run_dir:
-        raise ValueError("--run_dir is required (a run directory written by amr_tf.train)")
-    if checkpoint not in CHECKPOINTS:
-        raise registry.unknown("checkpoint", checkpoint, CHECKPOINTS)
-    if format not in serving.FORMATS:
-        raise registry.unknown("format", format, serving.FORMATS)
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
-        raise ValueError(f"version must be an integer >= 1, got {version!r}")
-    if model_name is not None and not _NAME.match(model_name):
-        raise ValueError(f"model name {model_name!r} must be letters, digits, '_', '.' or '-' (a folder name)")
-    if not Path(run_dir).is_dir():
-        raise ValueError(f"run directory {run_dir} does not exist")
-
-
-def export_run(run_dir, export_dir="saved_models", model_name=None, version=None, checkpoint="best",
-               format="saved_model", reuse_same=False):
-    """Exports a run's encoder and decoder (not its trainer) to `export_dir/model_name/version/`.
-
-    Args:
-        run_dir: a run directory written by `trainers.run.fit`.
-        export_dir: the export root.
-        model_name: default: the run directory's name (+ "-keras" for the keras format).
-        version: a new version number; default one more than the highest present.
-        checkpoint: "best" (best valid probe accuracy) or "last" (newest epoch).
-        format: "saved_model" (TF Serving) or "keras".
-        reuse_same: if the newest version holds this very checkpoint file, return it instead
-            of writing a copy (`make demo` re-runs).
-
-    Returns:
-        The path of the version directory.
-
-    Raises:
-        ValueError: bad input, a run without that checkpoint, or an existing `version`;
-            nothing is written then.
-
-    Example:
-        >>> export_run("runs/demo", "saved_models")  # doctest: +SKIP
-        'saved_models/demo/1'
-    """
-    from amr_tf import data
-    from trainers import checkpoint as checkpoints
-    from trainers import run
-
-    check_request(run_dir, model_name, version, checkpoint, format)
-    run_dir = Path(run_dir).resolve()
-    name = model_name or run_dir.name + ("-keras" if format == "keras" else "")
-    model_dir = Path(export_dir) / name
-    present = serving.versions(model_dir)
-    if version in present:  # refused before the (slow) checkpoint read; write_version checks again
-        raise ValueError(f"{model_dir / str(version)} already exists; versions are never overwritten "
-                         "(choose another --version, or omit it for the next one)")
-    config, nets, meta = run.load_networks(run_dir, checkpoint)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt = checkpoints.best_path(ckpt_dir) if checkpoint == "best" else checkpoints.latest(ckpt_dir)
-    source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
-              "checkpoint_sha256": _sha256(ckpt), "format": format}
-    if reuse_same and version is None and present:
-        newest = model_dir / str(present[-1])
-        old = serving.read_metadata(newest) or {}
-        if all(old.get(key) == value for key, value in source.items()):
-            return str(newest)
-    image_shape = data.info(config.dataset, config).image_shape
-    metadata = {"model_name": name, **source, "config": json.loads(config.to_json())}
-    return serving.write_version(nets.encoder, nets.decoder, image_shape, model_dir, version, format, metadata)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+                        f"{', '.join(FORMATS)} (keras: .keras files, not for TF Serving).")
 
 
 def main(argv):

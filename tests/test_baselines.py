@@ -76,10 +76,10 @@ def test_acai_discriminator_regresses_two_min_alpha_on_mixes_and_zero_elsewhere(
     trainer.d_optimizer.build(trainer.discriminator.trainable_variables)
     x, y = random_batch(8, seed=3)
     fwd = trainer._forward(x, y)
-    alpha = fwd["alpha"].numpy()
+    alpha = fwd.alpha.numpy()
     assert np.all((alpha >= 0) & (alpha <= 1)) and np.ptp(alpha) > 0
     if mixer == "bernoulli":  # the share of feature maps taken from the example itself
-        latent = fwd["h"].shape[-1]
+        latent = fwd.h.shape[-1]
         assert np.allclose(alpha * latent, np.round(alpha * latent))
     out = trainer._train_discriminator(x, y, fwd)
     base = np.logaddexp(0.0, 1.0)
@@ -227,7 +227,7 @@ def test_gradients_reach_the_class_mixer_through_the_mask(temperature):
 def test_supervised_targets_are_convex_mixes_of_the_pair_labels():
     trainer = _supervised_trainer()
     x, y = random_batch(8, seed=8)
-    y_mix = trainer._forward(x, y)["y_mix"].numpy()
+    y_mix = trainer._forward(x, y).y_mix.numpy()
     np.testing.assert_allclose(y_mix.sum(axis=1), 1.0, rtol=1e-5)  # one-hot rows stay on the simplex
     own = (y_mix * y.numpy()).sum(axis=1)
     assert np.all(own >= 0) and np.all(own <= 1 + 1e-6)

@@ -33,15 +33,14 @@ class ACAITrainer(AMRTrainer):
         super().__init__(*args, **kwargs)
         if self.cls_weight > 0 or self.mixer == "none" or self.k != 2:
             raise ValueError("ACAI needs a mixer with k=2 and no class mixer (cls=0)")
-        self.loss_names = ACAI_LOSS_NAMES
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.set_loss_names(ACAI_LOSS_NAMES)
 
     def _generator_terms(self):
         return ["recon", "g_gan_mix", "g_loss"] + (["consistency"] if self.beta > 0 else [])
 
     def _generator_losses(self, x, y, fwd):
         batch = tf.shape(x)[0]
-        fakes = fwd["fakes"]
+        fakes = fwd.fakes
         out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
         d_mix = self.discriminator(self._block(fakes, "mix", batch), training=True)
         out["g_gan_mix"] = losses.gan_loss(d_mix, 0.0, self.gan_loss)
@@ -59,14 +58,14 @@ class ACAITrainer(AMRTrainer):
 
     def _train_discriminator(self, x, y, fwd):
         batch = tf.shape(x)[0]
-        fakes = tf.stop_gradient(tf.cast(fwd["fakes"], x.dtype))
+        fakes = tf.stop_gradient(tf.cast(fwd.fakes, x.dtype))
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.discriminator(tf.concat([x, fakes], axis=0), training=True)
             out = {
                 "d_real": losses.gan_loss(logits[:batch], 0.0, self.gan_loss),
                 "d_recon": losses.gan_loss(logits[batch: 2 * batch], 0.0, self.gan_loss),
-                "d_mix": losses.gan_loss(logits[2 * batch:], self.critic_target(fwd["alpha"]), self.gan_loss),
+                "d_mix": losses.gan_loss(logits[2 * batch:], self.critic_target(fwd.alpha), self.gan_loss),
             }
             out["d_loss"] = out["d_real"] + out["d_recon"] + out["d_mix"]
             loss = self.d_optimizer.scale_loss(losses.average(out["d_loss"]) + self._decay(variables))

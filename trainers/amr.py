@@ -18,18 +18,20 @@ D adds l_GAN(D(g(h_sup)), 0) and learns its auxiliary classifier p(y|x) on real 
 These terms are added to the unsupervised ones ("in addition to", as the paper says).
 """
 
+from typing import NamedTuple, Tuple
+
 import keras
 import tensorflow as tf
 
 from amr_tf import losses, mixers
 from amr_tf.config import D_CALLS
+from trainers.base import EVAL_NAMES, BaseTrainer  # noqa: F401  (EVAL_NAMES: imported from here too)
 
 LOSS_NAMES = (
     "g_loss", "recon", "g_gan_recon", "g_gan_mix", "consistency",
     "d_loss", "d_real", "d_recon", "d_mix", "probe_loss", "probe_accuracy",
 )
 SUPERVISED_NAMES = ("g_gan_sup", "g_cls", "d_sup", "d_cls", "cls_real_accuracy", "cls_mix_accuracy")
-EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
 LABEL_KINDS = ("classes", "attributes")
 # How D meets the batch's images (`D_CALLS`). "batched": one call over [x; r; r_mix; ...] for D's
 # update and one over the fakes on the generator's steps. "original": the original's five calls
@@ -44,8 +46,27 @@ def _dense_gradient(x):
     return tf.identity(x), lambda dy: tf.convert_to_tensor(dy)
 
 
+class Forward(NamedTuple):
+    """One auto-encoder forward pass of a step.
+
+    h: the codes f(x) [B, ...]; fakes: g of [h; h_mix; h_sup] in one decoder pass, laid out as
+    the trainer's `blocks`; alpha [B]: each example's own share of its unsupervised mix (0
+    without one); y_mix: the supervised mix's target (y itself without one); mixed: the codes
+    decoded after h, in block order (only inside the step that made them)."""
+
+    h: tf.Tensor
+    fakes: tf.Tensor
+    alpha: tf.Tensor
+    y_mix: tf.Tensor
+    mixed: Tuple[tf.Tensor, ...] = ()
+
+    def __getitem__(self, key):
+        """`fwd.alpha`; `fwd["alpha"]` reads the same field (the pass used to be a dict)."""
+        return getattr(self, key) if isinstance(key, str) else tuple.__getitem__(self, key)
+
+
 @keras.saving.register_keras_serializable(package="amr_tf")
-class AMRTrainer(keras.Model):
+class AMRTrainer(BaseTrainer):
     """Trains an encoder/decoder pair against a discriminator on mixed codes.
 
     Args:
@@ -79,32 +100,25 @@ class AMRTrainer(keras.Model):
                  lamb=10.0, beta=0.0, cls_weight=0.0, mask_temperature=None, label_kind="classes",
                  update_g_every=5,
                  recon_loss="l1", gan_loss="bce", weight_decay=1e-5, seed=0, d_calls="batched", **kwargs):
-        super().__init__(**kwargs)
-        self.encoder, self.decoder = encoder, decoder
-        self.discriminator, self.probe = discriminator, probe
-        self.class_mixer = class_mixer
+        super().__init__(encoder, decoder, probe, lamb=lamb, recon_loss=recon_loss, weight_decay=weight_decay,
+                         seed=seed, loss_names=LOSS_NAMES + (SUPERVISED_NAMES if cls_weight > 0 else ()), **kwargs)
+        self.discriminator, self.class_mixer = discriminator, class_mixer
         self.mixer, self.k = mixer, (1 if mixer == "none" else k)
-        self.lamb, self.beta = lamb, beta
+        self.beta = beta
         self.cls_weight, self.mask_temperature = cls_weight, mask_temperature
         if label_kind not in LABEL_KINDS:
             raise ValueError(f"unknown label_kind {label_kind!r}; choose one of {LABEL_KINDS}")
         self.label_kind = label_kind
         self.update_g_every = update_g_every
-        # Set by the run (update_g_phase="epoch") to count the cadence per epoch; None: per run.
-        self.steps_per_epoch = None
-        self.recon_loss, self.gan_loss = recon_loss, gan_loss
-        self.weight_decay, self.seed = weight_decay, seed
+        self.gan_loss = gan_loss
         if d_calls not in D_CALLS:
             raise ValueError(f"unknown d_calls '{d_calls}'; choose one of: {', '.join(D_CALLS)}")
         self.d_calls = d_calls
         mixers.get_mixer(mixer)  # fail early on an unknown name
         if cls_weight > 0 and class_mixer is None:
             raise ValueError(f"cls_weight={cls_weight} needs a class mixer (build the networks with n_attributes > 0)")
-        self.seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
         # Rows of the decoder's batch: reconstructions, then unsupervised mixes, then class mixes.
         self.blocks = ["recon"] + (["mix"] if mixer != "none" else []) + (["sup"] if cls_weight > 0 else [])
-        self.loss_names = LOSS_NAMES + (SUPERVISED_NAMES if cls_weight > 0 else ())
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         # Generator terms this configuration has (the others stay at 0 in the logs).
         self.g_terms = self._generator_terms()
 
@@ -115,9 +129,7 @@ class AMRTrainer(keras.Model):
         terms += ["consistency"] if self.beta > 0 and len(self.blocks) > 1 else []
         return terms
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
+    NETWORKS = ("encoder", "decoder", "discriminator", "probe", "class_mixer")
 
     @property
     def network_names(self):
@@ -129,6 +141,11 @@ class AMRTrainer(keras.Model):
     def optimizer_names(self):
         names = ["ae_optimizer", "d_optimizer", "probe_optimizer"]
         return names + (["cls_optimizer"] if getattr(self, "cls_optimizer", None) is not None else [])
+
+    @property
+    def step_optimizer(self):
+        """D updates on every step (G every `update_g_every`-th): its iterations count the steps."""
+        return self.d_optimizer
 
     @property
     def class_head_variables(self):
@@ -144,19 +161,13 @@ class AMRTrainer(keras.Model):
     def compile(self, ae_optimizer, d_optimizer=None, probe_optimizer=None, cls_optimizer=None, **kwargs):
         """`cls_optimizer` (optional) updates D's auxiliary classifier head on its own (the
         supervised mixer's `cls_lr`); without it `d_optimizer` updates the head with the rest of D."""
-        super().compile(**kwargs)
-        self.ae_optimizer = ae_optimizer
         self.d_optimizer = d_optimizer
-        self.probe_optimizer = probe_optimizer
         self.cls_optimizer = cls_optimizer if self.class_head_variables else None
-        # Built here, not lazily inside the step: slots created in a tf.cond branch or
-        # a replica context fail under tf.distribute (Keras creates them on first apply).
-        ae_optimizer.build(self.ae_variables)
+        super().compile(ae_optimizer, probe_optimizer, **kwargs)
         if d_optimizer is not None:
             d_optimizer.build(self._d_body_variables())
         if self.cls_optimizer is not None:
             self.cls_optimizer.build(self.class_head_variables)
-        probe_optimizer.build(self.probe.trainable_variables)
 
     def _d_body_variables(self):
         """D's variables that `d_optimizer` updates: all of them, less the class head when the
@@ -167,22 +178,7 @@ class AMRTrainer(keras.Model):
         head = {id(v) for v in self.class_head_variables}
         return [v for v in variables if id(v) not in head]
 
-    def call(self, x, training=False):
-        return self.decoder(self.encoder(x, training=training), training=training)
-
     # -- the three updates -------------------------------------------------------------
-
-    def _decay(self, variables):
-        """Coupled L2 decay as a loss term: its gradient is weight_decay * v, as torch's Adam
-        adds; scaled per replica so that summing replica gradients counts it once."""
-        if not self.weight_decay:
-            return 0.0
-        penalty = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
-        return tf.nn.scale_regularization_loss(0.5 * self.weight_decay * penalty)
-
-    def _minimize(self, optimizer, tape, loss, variables):
-        grads = tape.gradient(loss, variables)
-        optimizer.apply(grads, variables)
 
     def _block(self, t, name, batch):
         """Rows of `t` (laid out as `self.blocks`, `batch` rows each) that hold block `name`."""
@@ -193,22 +189,19 @@ class AMRTrainer(keras.Model):
         """h = f(x), the mixes, and every fake g([h; h_mix; h_sup]) in one decoder pass
         (instance norm is per example, so one pass over all of them is exact).
 
-        Returns a dict: h, fakes, mixed (the codes decoded after h, in block order),
-        alpha [B] (the example's own share of its unsupervised mix; 0 without one) and
-        y_mix (the supervised mix's target; y itself without one)."""
+        Returns a `Forward`."""
         batch = tf.shape(x)[0]
         h = self.encoder(x, training=True)
-        out = {"h": h, "alpha": tf.zeros([batch], tf.float32), "y_mix": tf.cast(y, tf.float32)}
+        alpha, y_mix = tf.zeros([batch], tf.float32), tf.cast(y, tf.float32)
         codes = [h]
         if "mix" in self.blocks:
-            h_mix, out["alpha"] = self._mix(h)
+            h_mix, alpha = self._mix(h)
             codes.append(h_mix)
         if "sup" in self.blocks:
-            h_sup, out["y_mix"] = self._class_mix(h, y)
+            h_sup, y_mix = self._class_mix(h, y)
             codes.append(tf.cast(h_sup, h.dtype))
-        out["mixed"] = codes[1:]
-        out["fakes"] = self.decoder(tf.concat(codes, axis=0) if len(codes) > 1 else h, training=True)
-        return out
+        fakes = self.decoder(tf.concat(codes, axis=0) if len(codes) > 1 else h, training=True)
+        return Forward(h=h, fakes=fakes, alpha=alpha, y_mix=y_mix, mixed=tuple(codes[1:]))
 
     def _on_global_batch(self, fn, *tensors):
         """Runs `fn` on the global batch and returns this replica's rows of its outputs.
@@ -254,8 +247,8 @@ class AMRTrainer(keras.Model):
 
     def _consistency(self, fwd, batch):
         """beta's term: recon(f(g(h_mix)), h_mix) per example, averaged over the kinds of mix."""
-        fakes = tf.concat([self._block(fwd["fakes"], name, batch) for name in self.blocks[1:]], axis=0)
-        mixed = tf.concat(fwd["mixed"], axis=0)
+        fakes = tf.concat([self._block(fwd.fakes, name, batch) for name in self.blocks[1:]], axis=0)
+        mixed = tf.concat(fwd.mixed, axis=0)
         per_row = losses.consistency_loss(mixed, self.encoder(fakes, training=True), self.recon_loss)
         return tf.reduce_mean(tf.reshape(per_row, [len(self.blocks) - 1, batch]), axis=0)
 
@@ -299,7 +292,7 @@ class AMRTrainer(keras.Model):
     def _generator_losses(self, x, y, fwd):
         """Per-example terms of the auto-encoder's loss (Eq. 2 / Eq. 3 / Eq. 7, + consistency)."""
         batch = tf.shape(x)[0]
-        fakes = fwd["fakes"]
+        fakes = fwd.fakes
         d_fake, class_logits = self._discriminate_blocks(self._fake_blocks(fakes, batch))
         self._discarded_mix_call()
         out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
@@ -310,7 +303,7 @@ class AMRTrainer(keras.Model):
             g_loss += out["g_gan_mix"]
         if "sup" in self.blocks:
             out["g_gan_sup"] = losses.gan_loss(self._block(d_fake, "sup", batch), 1.0, self.gan_loss)
-            out["g_cls"] = self._class_loss(fwd["y_mix"], self._block(class_logits, "sup", batch))
+            out["g_cls"] = self._class_loss(fwd.y_mix, self._block(class_logits, "sup", batch))
             g_loss += out["g_gan_sup"] + self.cls_weight * out["g_cls"]
         if "consistency" in self.g_terms:
             out["consistency"] = self._consistency(fwd, batch)
@@ -319,14 +312,13 @@ class AMRTrainer(keras.Model):
         return out
 
     def _train_autoencoder(self, x, y, due=None):
-        """Returns (forward pass dict, generator terms, due). The forward pass runs every step
+        """Returns (`Forward`, generator terms, due). The forward pass runs every step
         (D and the probe need it); D's verdict on the fakes and the update only when G is due.
 
         `due=None` decides in the graph from the step count (the `fit` path); a Python bool
         comes from a loop of ours under a tf.distribute strategy, where a synchronising
         update (gradient all-reduce, all_gather) inside `tf.cond` is not supported."""
         batch = tf.shape(x)[0]
-        keep = ("h", "fakes", "alpha", "y_mix")
 
         def update():
             with tf.GradientTape() as tape:
@@ -335,19 +327,19 @@ class AMRTrainer(keras.Model):
                 loss = losses.average(out["g_loss"]) + self._decay(self.ae_variables)
                 loss = self.ae_optimizer.scale_loss(loss)
             self._minimize(self.ae_optimizer, tape, loss, self.ae_variables)
-            return [fwd[name] for name in keep], [out[name] for name in self.g_terms]
+            return fwd._replace(mixed=()), [out[name] for name in self.g_terms]
 
         def forward_only():
             fwd = self._forward(x, y)
             if self.d_calls == "original":  # the original's discarded verdicts (they advance u)
-                self._discriminate_blocks(self._fake_blocks(fwd["fakes"], batch))
+                self._discriminate_blocks(self._fake_blocks(fwd.fakes, batch))
                 self._discarded_mix_call()
-            recon = losses.reconstruction_loss(x, fwd["fakes"][:batch], self.recon_loss)
+            recon = losses.reconstruction_loss(x, fwd.fakes[:batch], self.recon_loss)
             terms = [recon if name == "recon" else tf.zeros_like(recon) for name in self.g_terms]
-            return [fwd[name] for name in keep], terms
+            return fwd._replace(mixed=()), terms
 
         if due is None:
-            step = self.d_optimizer.iterations
+            step = self.step_optimizer.iterations
             if self.steps_per_epoch:
                 step = step % self.steps_per_epoch
             due = tf.equal(step % self.update_g_every, 0)
@@ -355,11 +347,11 @@ class AMRTrainer(keras.Model):
         else:
             fwd, terms = update() if due else forward_only()
             due = tf.constant(due)
-        return dict(zip(keep, fwd)), dict(zip(self.g_terms, terms)), due
+        return fwd, dict(zip(self.g_terms, terms)), due
 
     def _train_discriminator(self, x, y, fwd):
         batch = tf.shape(x)[0]
-        fakes = tf.stop_gradient(tf.cast(fwd["fakes"], x.dtype))
+        fakes = tf.stop_gradient(tf.cast(fwd.fakes, x.dtype))
         variables = self._d_body_variables()
         head = self.class_head_variables if self.cls_optimizer is not None else []
         with tf.GradientTape() as tape:
@@ -389,17 +381,8 @@ class AMRTrainer(keras.Model):
         if "sup" in self.blocks:
             out["cls_real_accuracy"] = self._class_accuracy(y, class_logits[:batch])
             mix_logits = self._block(class_logits[batch:], "sup", batch)
-            out["cls_mix_accuracy"] = self._class_accuracy(fwd["y_mix"], mix_logits)
+            out["cls_mix_accuracy"] = self._class_accuracy(fwd.y_mix, mix_logits)
         return out
-
-    def _train_probe(self, h, y):
-        variables = self.probe.trainable_variables
-        with tf.GradientTape() as tape:
-            logits = self.probe(tf.cast(tf.stop_gradient(h), self.probe.compute_dtype), training=True)
-            per_example = losses.classifier_loss(y, logits)
-            loss = self.probe_optimizer.scale_loss(losses.average(per_example) + self._decay(variables))
-        self._minimize(self.probe_optimizer, tape, loss, variables)
-        return {"probe_loss": per_example, "probe_accuracy": losses.classifier_accuracy(y, logits)}
 
     def generator_due(self, step):
         """Whether step number `step` of the run (counted from 0) updates the auto-encoder:
@@ -425,36 +408,15 @@ class AMRTrainer(keras.Model):
             weight = None if name == "recon" else g_weight * tf.ones_like(values)
             self.trackers[name].update_state(values, sample_weight=weight)
         d_out = self._train_discriminator(x, y, fwd)
-        for name, values in {**d_out, **self._train_probe(fwd["h"], y)}.items():
+        for name, values in {**d_out, **self._train_probe(fwd.h, y)}.items():
             self.trackers[name].update_state(values)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def test_step(self, data):
-        x, y = data
-        h = self.encoder(x, training=False)
-        r = self.decoder(h, training=False)
-        logits = self.probe(tf.cast(h, self.probe.compute_dtype), training=False)
-        self.trackers["recon"].update_state(losses.reconstruction_loss(x, r, self.recon_loss))
-        self.trackers["probe_loss"].update_state(losses.classifier_loss(y, logits))
-        self.trackers["probe_accuracy"].update_state(losses.classifier_accuracy(y, logits))
-        return {name: self.trackers[name].result() for name in EVAL_NAMES}
-
     def get_config(self):
         config = super().get_config()
-        for name in ("encoder", "decoder", "discriminator", "probe", "class_mixer"):
-            model = getattr(self, name)
-            config[name] = None if model is None else keras.saving.serialize_keras_object(model)
         config.update(
-            mixer=self.mixer, k=self.k, lamb=self.lamb, beta=self.beta, cls_weight=self.cls_weight,
+            mixer=self.mixer, k=self.k, beta=self.beta, cls_weight=self.cls_weight,
             mask_temperature=self.mask_temperature, label_kind=self.label_kind,
-            update_g_every=self.update_g_every, recon_loss=self.recon_loss,
-            gan_loss=self.gan_loss, weight_decay=self.weight_decay, seed=self.seed, d_calls=self.d_calls,
+            update_g_every=self.update_g_every, gan_loss=self.gan_loss, d_calls=self.d_calls,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        for name in ("encoder", "decoder", "discriminator", "probe", "class_mixer"):
-            if config.get(name) is not None:
-                config[name] = keras.saving.deserialize_keras_object(config[name])
-        return cls(**config)

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from amr_tf import evaluation, images, mixers, rundir
+from amr_tf.rundir import write_json
 from trainers import checkpoint
 
 
@@ -104,7 +105,7 @@ class RunRecorder(keras.callbacks.Callback):
             checkpoint.save(checkpoint.best_path(self.ckpt_dir), groups, meta)
         checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), groups, meta)
         self._append(row)
-        rundir.write_json(self.run_dir / rundir.BEST_FILE, self.best)
+        write_json(self.run_dir / rundir.BEST_FILE, self.best)
         checkpoint.prune(self.ckpt_dir, self.keep)
 
 

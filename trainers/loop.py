@@ -49,7 +49,7 @@ def fit_distributed(trainer, strategy, train, *, epochs, initial_epoch, steps_pe
     # The generator's cadence is decided here, in Python: a synchronising update inside the
     # step's tf.cond is not supported under a strategy.
     train_fns = {due: make_train_fn(due) for due in (True, False)}
-    step_count = int(trainer.d_optimizer.iterations.numpy())
+    step_count = int(trainer.step_optimizer.iterations.numpy())
 
     @tf.function
     def test_fn(batch):

@@ -15,7 +15,7 @@ import tensorflow as tf
 from amr_tf import data, rundir
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
-from trainers.amr import EVAL_NAMES
+from trainers.base import EVAL_NAMES
 from trainers.build import build_networks, build_trainer
 
 

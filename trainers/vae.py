@@ -14,39 +14,39 @@ import keras
 import tensorflow as tf
 
 from amr_tf import losses
-from trainers.amr import AMRTrainer
+from trainers.base import BaseTrainer
 
 VAE_LOSS_NAMES = ("g_loss", "recon", "kl", "probe_loss", "probe_accuracy")
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
-class VAETrainer(AMRTrainer):
-    """beta-VAE with AMRTrainer's probe, seeding, evaluation and bookkeeping.
+class VAETrainer(BaseTrainer):
+    """beta-VAE with the shared probe, seeding, evaluation and bookkeeping (`BaseTrainer`).
 
     Args:
         encoder: a variational encoder (`encoder.moments(x) -> (mu, logvar)`; `encoder(x)` is mu).
-        decoder, probe: as for AMRTrainer; discriminator: None (ignored).
+        decoder, probe: as for AMRTrainer.
+        discriminator: None: the VAE has no adversary (the argument keeps every trainer's
+            networks in the same places: encoder, decoder, discriminator, probe).
         kl_weight: the beta of beta-VAE.
-        lamb, recon_loss, weight_decay, seed: as for AMRTrainer.
+        lamb, recon_loss, weight_decay, seed: as for `BaseTrainer`.
     """
 
-    def __init__(self, encoder, decoder, discriminator, probe, kl_weight=100.0, **kwargs):
-        kwargs.setdefault("mixer", "none")
-        kwargs["update_g_every"] = 1  # no adversary to wait for
-        super().__init__(encoder, decoder, None, probe, **kwargs)
+    def __init__(self, encoder, decoder, discriminator=None, probe=None, kl_weight=100.0, **kwargs):
+        if discriminator is not None:
+            raise ValueError("VAETrainer has no discriminator: pass None")
         if not getattr(encoder, "variational", False):
             raise ValueError("VAETrainer needs a variational encoder (build_networks(..., variational=True))")
+        super().__init__(encoder, decoder, probe, loss_names=VAE_LOSS_NAMES, **kwargs)
         self.kl_weight = kl_weight
-        self.loss_names = VAE_LOSS_NAMES
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.discriminator, self.class_mixer = None, None
+        self.mixer = "none"  # what it trains: no mixes (mixes of its codes are still drawn in figures)
 
-    @property
-    def network_names(self):
-        return ["encoder", "decoder", "probe"]
-
-    @property
-    def optimizer_names(self):
-        return ["ae_optimizer", "probe_optimizer"]
+    def compile(self, ae_optimizer, d_optimizer=None, probe_optimizer=None, cls_optimizer=None, **kwargs):
+        """Every trainer's compile arguments; the VAE takes no D or class-head optimizer."""
+        if d_optimizer is not None or cls_optimizer is not None:
+            raise ValueError("VAETrainer has no discriminator: pass d_optimizer=None and cls_optimizer=None")
+        super().compile(ae_optimizer, probe_optimizer, **kwargs)
 
     def _vae_losses(self, x):
         mu, logvar = self.encoder.moments(x, training=True)
@@ -71,13 +71,4 @@ class VAETrainer(AMRTrainer):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def get_config(self):
-        config = super().get_config()
-        config.update(kl_weight=self.kl_weight)
-        for name in ("update_g_every", "discriminator"):
-            config.pop(name, None)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config["discriminator"] = None
-        return super().from_config(config)
+        return {**super().get_config(), "kl_weight": self.kl_weight}

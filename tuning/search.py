@@ -9,10 +9,6 @@ search; finished trials are not re-run. With KERASTUNER_TUNER_ID / KERASTUNER_OR
 KERASTUNER_ORACLE_PORT set, runs as KerasTuner's chief or one of its workers (see README).
 """
 
-import dataclasses
-import itertools
-import math
-
 from absl import flags
 
 from amr_tf import quiet
@@ -21,7 +17,8 @@ quiet.import_tensorflow()
 
 from amr_tf import cli, rundir  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
-from tuning.session import TUNERS, SearchSpec  # noqa: E402
+from tuning import session  # noqa: E402
+from tuning.session import TUNERS  # noqa: E402
 
 BASE_FIELDS = ("dataset", "mixer", "k", "beta", "epochs", "batch_size", "steps_per_epoch", "subset_train",
                "bottleneck", "update_g_every", "data_dir", "seed")
@@ -49,51 +46,16 @@ flags.DEFINE_integer("fit_verbose", 0, "Keras' verbosity inside each trial (0: o
 FLAGS = flags.FLAGS
 
 
-def parse_list(name, text, kind):
-    """The comma-separated values of flag `name` as `kind`; raises ValueError naming bad ones."""
-    items = [s.strip() for s in text.split(",")]
-    example = {"lambdas": "2,5,10,20,50", "mixers": "mixup,bernoulli", "ks": "2,3", "betas": "0,0.5"}[name]
-    if not text.strip():
-        raise ValueError(f"--{name} is empty; give values like --{name}={example}")
-    if any(not s for s in items):
-        raise ValueError(f"--{name}={text!r} has an empty item; give values like --{name}={example}")
-    values = []
-    for s in items:
-        try:
-            value = kind(s)
-        except ValueError:
-            raise ValueError(f"--{name}: {s!r} is not {'a number' if kind is float else 'an integer'}") from None
-        if kind is float and not math.isfinite(value):
-            raise ValueError(f"--{name}: {s!r} is not a finite number")
-        values.append(value)
-    twice = sorted({s for s in values if values.count(s) > 1})
-    if twice:
-        raise ValueError(f"--{name} lists {twice[0]:g} twice" if kind is float else f"--{name} lists {twice[0]} twice")
-    return tuple(values)
-
-
 def spec_from_flags():
     """The SearchSpec of the command line; raises ValueError on bad input (before any training)."""
-    if FLAGS.tuner not in TUNERS:
-        raise ValueError(f"unknown tuner '{FLAGS.tuner}'; choose one of: {', '.join(TUNERS)}")
-    if FLAGS.max_trials is not None:
-        if FLAGS.max_trials < 1:
-            raise ValueError(f"--max_trials must be >= 1, got --max_trials={FLAGS.max_trials}")
-        if FLAGS.tuner == "hyperband":
-            raise ValueError("--max_trials does not apply to --tuner=hyperband (its budget is --epochs)")
-    if FLAGS.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got --seeds={FLAGS.seeds}")
-    lambdas = parse_list("lambdas", FLAGS.lambdas, float)
-    mixers = parse_list("mixers", FLAGS.mixers, str) if FLAGS.mixers else ()
-    ks = parse_list("ks", FLAGS.ks, int) if FLAGS.ks else ()
-    betas = parse_list("betas", FLAGS.betas, float) if FLAGS.betas else ()
+    session.check_options(FLAGS.tuner, FLAGS.max_trials, FLAGS.seeds)
+    lambdas = session.parse_list("lambdas", FLAGS.lambdas, float)
+    mixers = session.parse_list("mixers", FLAGS.mixers, str) if FLAGS.mixers else ()
+    ks = session.parse_list("ks", FLAGS.ks, int) if FLAGS.ks else ()
+    betas = session.parse_list("betas", FLAGS.betas, float) if FLAGS.betas else ()
     base = Config(lamb=lambdas[0], **cli.config_values(BASE_FIELDS))
-    # Every point of the space must be a valid Config: refuse now, not at trial 7.
-    for lamb, mixer, k, beta in itertools.product(lambdas, mixers or (base.mixer,), ks or (base.k,),
-                                                  betas or (base.beta,)):
-        dataclasses.replace(base, lamb=lamb, mixer=mixer, k=base.k if mixer == "none" else k, beta=beta)
     seeds = tuple(range(FLAGS.seed, FLAGS.seed + FLAGS.seeds))
-    return SearchSpec(base, lambdas, mixers, ks, betas, FLAGS.tuner, FLAGS.max_trials, seeds)
+    return session.make_spec(base, lambdas, mixers, ks, betas, FLAGS.tuner, FLAGS.max_trials, seeds)
 
 
 def main(argv):
@@ -101,7 +63,7 @@ def main(argv):
         fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
     try:
         spec = spec_from_flags()
-        from tuning import report, session
+        from tuning import report
 
         session.role()  # a half-set distributed environment is bad input too
         tuner, who = session.run_search(spec, FLAGS.directory, FLAGS.project_name, FLAGS.fit_verbose)
@@ -130,7 +92,7 @@ def main(argv):
 
 def export(run_dir, export_dir):
     """Exports the best run's encoder/decoder for TF Serving (amr_tf.export's own checks apply)."""
-    from amr_tf.export import export_run
+    from amr_tf.serving import export_run
 
     name = rundir.read_config(run_dir).run_name()
     print(f"exported={export_run(run_dir, export_dir, model_name=name)}", flush=True)

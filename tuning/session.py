@@ -8,9 +8,13 @@ once every worker has been told to stop); any other id -> "worker" (asks the chi
 
 import dataclasses
 import hashlib
+import itertools
 import json
+import math
 import os
 from pathlib import Path
+
+from amr_tf import registry
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
 
@@ -39,6 +43,50 @@ class SearchSpec:
         digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
         return f"{self.base.dataset}_{self.tuner}_{digest[:8]}"
 
+
+
+def check_options(tuner, max_trials, seeds):
+    """Raises ValueError (one line) for a tuner, trial budget or seed count that cannot be right."""
+    registry.check("tuner", tuner, TUNERS)
+    if max_trials is not None:
+        if max_trials < 1:
+            raise ValueError(f"--max_trials must be >= 1, got --max_trials={max_trials}")
+        if tuner == "hyperband":
+            raise ValueError("--max_trials does not apply to --tuner=hyperband (its budget is --epochs)")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got --seeds={seeds}")
+
+
+def parse_list(name, text, kind):
+    """The comma-separated values of flag `name` as `kind`; raises ValueError naming bad ones."""
+    items = [s.strip() for s in text.split(",")]
+    example = {"lambdas": "2,5,10,20,50", "mixers": "mixup,bernoulli", "ks": "2,3", "betas": "0,0.5"}[name]
+    if not text.strip():
+        raise ValueError(f"--{name} is empty; give values like --{name}={example}")
+    if any(not s for s in items):
+        raise ValueError(f"--{name}={text!r} has an empty item; give values like --{name}={example}")
+    values = []
+    for s in items:
+        try:
+            value = kind(s)
+        except ValueError:
+            raise ValueError(f"--{name}: {s!r} is not {'a number' if kind is float else 'an integer'}") from None
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"--{name}: {s!r} is not a finite number")
+        values.append(value)
+    twice = sorted({s for s in values if values.count(s) > 1})
+    if twice:
+        raise ValueError(f"--{name} lists {twice[0]:g} twice" if kind is float else f"--{name} lists {twice[0]} twice")
+    return tuple(values)
+
+
+def make_spec(base, lambdas, mixers=(), ks=(), betas=(), tuner="grid", max_trials=None, seeds=(0,)):
+    """The SearchSpec, once every point of its space is a valid Config (refused now, not at
+    trial 7: ValueError in one line)."""
+    for lamb, mixer, k, beta in itertools.product(lambdas, mixers or (base.mixer,), ks or (base.k,),
+                                                  betas or (base.beta,)):
+        dataclasses.replace(base, lamb=lamb, mixer=mixer, k=base.k if mixer == "none" else k, beta=beta)
+    return SearchSpec(base, lambdas, mixers, ks, betas, tuner, max_trials, seeds)
 
 def role():
     """"single", "chief" or "worker", from KerasTuner's environment variables.
