@@ -26,25 +26,6 @@ def adam(config, name, learning_rate=None):
     return optimizer
 
 
-def build_networks(config, info, dtype=None):
-    """The networks of `config` for data described by `info` (`amr_tf.networks.Networks`).
-
-    The preset comes from `config.preset`; the VAE gets a variational encoder; the supervised
-    mixer (cls > 0) gets a class mixer and a discriminator head over the labels' width.
-
-    Raises:
-        ValueError (one line): the preset cannot take the data's shape, or cls > 0 on a data
-            set without labels.
-    """
-    if config.cls > 0 and info.n_classes < 1:
-        raise ValueError(f"--cls={config.cls:g} needs labels, and '{config.dataset}' has none")
-    return networks.build_networks(
-        config.preset, tuple(info.image_shape), info.n_classes, dtype=dtype,
-        variational=config.model == "vae", n_attributes=info.n_classes if config.cls > 0 else 0,
-        spectral_norm=config.spectral_norm,
-    )
-
-
 def build_trainer(config, info, dtype=None):
     """Networks, trainer and optimizers for `config` on data described by `info`.
 
@@ -59,7 +40,7 @@ def build_trainer(config, info, dtype=None):
         Weights are seeded by `config.seed`.
     """
     keras.utils.set_random_seed(config.seed)
-    nets = build_networks(config, info, dtype=dtype or config.precision)
+    nets = networks.for_config(config, info, dtype=dtype or config.precision)
     common = dict(lamb=config.lamb, recon_loss=config.recon_loss, weight_decay=config.weight_decay,
                   seed=config.seed, name=f"{config.model}_trainer")
     if config.model == "vae":

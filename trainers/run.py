@@ -12,11 +12,11 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from amr_tf import data, rundir
+from amr_tf import data, networks, rundir
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
 from trainers.base import EVAL_NAMES
-from trainers.build import build_networks, build_trainer
+from trainers.build import build_trainer
 
 
 class TrainingError(RuntimeError):
@@ -182,7 +182,7 @@ def load_networks(run_dir, which="best"):
     if path is None or not path.exists():
         raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
     info = data.info(config.dataset, config)
-    nets = build_networks(config, info)
+    nets = networks.for_config(config, info)
     names = [name for name in (*checkpoint.NETWORKS, "class_mixer") if getattr(nets, name) is not None]
     if config.model == "vae":
         names.remove("discriminator")  # built but never trained: not in a VAE checkpoint

@@ -39,6 +39,7 @@ from amr_tf.networks.presets import (  # noqa: F401
     build_networks,
     code_shape,
     count_trainable,
+    for_config,
     get_preset,
     preset_for_bottleneck,
     register_preset,

@@ -145,3 +145,22 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
 def count_trainable(model):
     """Number of trainable scalars of a built model."""
     return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+
+
+def for_config(config, info, dtype=None):
+    """The networks of `config` for data described by `info` (`amr_tf.networks.Networks`).
+
+    The preset comes from `config.preset`; the VAE gets a variational encoder; the supervised
+    mixer (cls > 0) gets a class mixer and a discriminator head over the labels' width.
+
+    Raises:
+        ValueError (one line): the preset cannot take the data's shape, or cls > 0 on a data
+            set without labels.
+    """
+    if config.cls > 0 and info.n_classes < 1:
+        raise ValueError(f"--cls={config.cls:g} needs labels, and '{config.dataset}' has none")
+    return build_networks(
+        config.preset, tuple(info.image_shape), info.n_classes, dtype=dtype,
+        variational=config.model == "vae", n_attributes=info.n_classes if config.cls > 0 else 0,
+        spectral_norm=config.spectral_norm,
+    )
