@@ -15,9 +15,19 @@ import tensorflow as tf  # noqa: E402
 
 from amr_tf import losses, mixers  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
-from tests.helpers import changed, fake_info, make_trainer, network_weights, random_batch, snapshot, tiny_config  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    changed,
+    fake_info,
+    make_trainer,
+    network_weights,
+    random_batch,
+    roundtrip,
+    snapshot,
+    tiny_config,
+)
 from trainers.acai import ACAI_LOSS_NAMES, ACAITrainer  # noqa: E402
-from trainers.amr import SUPERVISED_NAMES  # noqa: E402
+from trainers.amr import SUPERVISED_NAMES, AMRTrainer  # noqa: E402
+from trainers.base import BaseTrainer  # noqa: E402
 from trainers.build import build_trainer  # noqa: E402
 from trainers.vae import VAE_LOSS_NAMES, VAETrainer  # noqa: E402
 
@@ -144,6 +154,21 @@ def test_vae_step_changes_encoder_decoder_probe_and_logs_kl():
     assert logs["kl"] >= 0 and logs["recon"] > 0
     assert logs["g_loss"] == pytest.approx(logs["recon"] + 100.0 * logs["kl"], rel=1e-4)
     assert trainer.network_names == ["encoder", "decoder", "probe"]
+
+
+@pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
+def test_vae_trainer_round_trips_and_shares_only_the_base_with_amr():
+    trainer = make_trainer(_vae_config(kl_weight=7.0, lamb=3.0, seed=2), DSPRITES_SHAPE, n_classes=3)
+    assert isinstance(trainer, BaseTrainer) and not isinstance(trainer, AMRTrainer)
+    assert trainer.optimizer_names == ["ae_optimizer", "probe_optimizer"]
+    assert trainer.step_optimizer is trainer.ae_optimizer
+    for copy in (VAETrainer.from_config(trainer.get_config()), roundtrip(trainer)):
+        assert isinstance(copy, VAETrainer) and copy.discriminator is None and copy.encoder.variational
+        assert (copy.kl_weight, copy.lamb, copy.recon_loss, copy.seed) == (7.0, 3.0, "bce_sum", 2)
+        assert copy.encoder is not trainer.encoder
+    with pytest.raises(ValueError, match="no discriminator"):
+        trainer.compile(ae_optimizer=keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam(),
+                        probe_optimizer=keras.optimizers.Adam())
 
 
 def test_vae_code_is_the_posterior_mean():

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from amr_tf import networks  # noqa: E402
+from tests.helpers import assert_round_trip  # noqa: E402
 
 # (preset, channels, encoder, decoder): trainable counts of the original PyTorch models.
 PARITY = [
@@ -402,10 +403,7 @@ def test_config_round_trip(cls, args, shape):
     model = cls(**args)
     config = model.get_config()
     assert {k: config[k] for k in args} == args
-    clone = cls.from_config(config)
-    assert clone.get_config() == config and clone.name == model.name
-    model.build(shape)
-    clone.build(shape)
+    clone = assert_round_trip(model, shape)
     assert clone.count_params() == model.count_params()
     assert networks.count_trainable(clone) == networks.count_trainable(model)
     assert [type(a) for a in clone.body] == [type(b) for b in model.body]
