@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from amr_tf import losses, mixers
 from amr_tf.config import D_CALLS
+from trainers import strategy as strategies
 from trainers.base import EVAL_NAMES, BaseTrainer  # noqa: F401  (EVAL_NAMES: imported from here too)
 
 LOSS_NAMES = (
@@ -38,12 +39,6 @@ LABEL_KINDS = ("classes", "attributes")
 # a step, D(r) and D(r_mix) for the generator on every step (their verdict discarded when it does
 # not update), then D(x), D(r), D(r_mix) for D; with spectral norm every call advances the power
 # iteration and has its own sigma, so only "original" reproduces its updates exactly.
-
-
-@tf.custom_gradient
-def _dense_gradient(x):
-    # all_gather's gradient cannot take the IndexedSlices that the mixers' tf.gather produce.
-    return tf.identity(x), lambda dy: tf.convert_to_tensor(dy)
 
 
 class Forward(NamedTuple):
@@ -203,22 +198,6 @@ class AMRTrainer(BaseTrainer):
         fakes = self.decoder(tf.concat(codes, axis=0) if len(codes) > 1 else h, training=True)
         return Forward(h=h, fakes=fakes, alpha=alpha, y_mix=y_mix, mixed=tuple(codes[1:]))
 
-    def _on_global_batch(self, fn, *tensors):
-        """Runs `fn` on the global batch and returns this replica's rows of its outputs.
-
-        Under a strategy with R replicas, every replica gathers all rows (all_gather is
-        differentiable), makes the same draw (the RNG state is mirrored) and keeps its own
-        rows: the same mixes, partners and gradients as one device on the global batch.
-        """
-        ctx = tf.distribute.get_replica_context()
-        if ctx is None or ctx.num_replicas_in_sync == 1:
-            return fn(*tensors)
-        local = tf.shape(tensors[0])[0]
-        gathered = [_dense_gradient(tf.ensure_shape(ctx.all_gather(t, axis=0), [None, *t.shape[1:]]))
-                    for t in tensors]
-        start = ctx.replica_id_in_sync_group * local
-        return tuple(o[start: start + local] for o in fn(*gathered))
-
     def _mix(self, h):
         """(h_mix, alpha): codes mixed with partners from the global batch, and each example's
         own share of its mix (its weight, averaged over feature maps), float32 [B]."""
@@ -227,7 +206,7 @@ class AMRTrainer(BaseTrainer):
             result = mixers.mix(codes, self.mixer, self.k, seed=self.seed_generator)
             return result.h, tf.reduce_mean(tf.cast(result.weights[:, 0, :], tf.float32), axis=-1)
 
-        return self._on_global_batch(mix, h)
+        return strategies.on_global_batch(mix, h)
 
     def _class_mix(self, h, y):
         """(h_sup, y_mix) of Eq. 7: a partner from the global batch and a ~ U(0, 1) per example,
@@ -243,7 +222,7 @@ class AMRTrainer(BaseTrainer):
             mask = mixers.bernoulli_mask(p, self.seed_generator, self.mask_temperature)
             return mixers.class_mix(codes, tf.gather(codes, partner), mask), y_mix
 
-        return self._on_global_batch(mix, h, y)
+        return strategies.on_global_batch(mix, h, y)
 
     def _consistency(self, fwd, batch):
         """beta's term: recon(f(g(h_mix)), h_mix) per example, averaged over the kinds of mix."""

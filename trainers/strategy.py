@@ -62,3 +62,27 @@ def describe(strategy):
     """One line for the log: the strategy and its replica count."""
     n = strategy.num_replicas_in_sync
     return f"strategy: {type(strategy).__name__}, {n} replica{'s' if n != 1 else ''}"
+
+
+@tf.custom_gradient
+def _dense_gradient(x):
+    # all_gather's gradient cannot take the IndexedSlices that the mixers' tf.gather produce.
+    return tf.identity(x), lambda dy: tf.convert_to_tensor(dy)
+
+
+def on_global_batch(fn, *tensors):
+    """Runs `fn` on the global batch and returns this replica's rows of its outputs.
+
+    Under a strategy with R replicas, every replica gathers all rows (all_gather is
+    differentiable), makes the same draw (the RNG state is mirrored) and keeps its own
+    rows: the same mixes, partners and gradients as one device on the global batch.
+    Outside a replica context, or with one replica, it is `fn(*tensors)`.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return fn(*tensors)
+    local = tf.shape(tensors[0])[0]
+    gathered = [_dense_gradient(tf.ensure_shape(ctx.all_gather(t, axis=0), [None, *t.shape[1:]]))
+                for t in tensors]
+    start = ctx.replica_id_in_sync_group * local
+    return tuple(o[start: start + local] for o in fn(*gathered))
