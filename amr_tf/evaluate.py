@@ -46,7 +46,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """The CLI's flags; defined only when run as a program (the module is also imported by tests)."""
+    """The CLI's flags; defined only when run as a program (amr_tf.reproduce and tests import the module)."""
     flags.DEFINE_string("run_dir", None, "The run directory to evaluate (written by amr_tf.train).")
     flags.DEFINE_string("metric", "all", f"Comma-separated metrics: {', '.join(METRICS)}; or all "
                         "(every metric that applies to the run).")
