@@ -38,14 +38,14 @@ def real_run(path, **overrides):
 
 def built_run(path, **overrides):
     """A run directory holding the epoch-1 checkpoint of a freshly built trainer (no training)."""
-    from amr_tf import data
-    from trainers import callbacks, checkpoint
+    from amr_tf import data, rundir
+    from trainers import checkpoint
     from trainers.build import build_trainer
 
     config = Config(**{"batch_size": 16, "epochs": 1, **overrides})
     trainer = build_trainer(config, data.info(config.dataset, config))
     path.mkdir(parents=True)
-    callbacks.write_json(path / "config.json", dataclasses.asdict(config))
+    rundir.write_json(path / "config.json", dataclasses.asdict(config))
     meta = {"epoch": 1, "history": []}
     checkpoint.save(checkpoint.best_path(path / "checkpoints"), checkpoint.groups(trainer), meta)
     checkpoint.save(checkpoint.epoch_path(path / "checkpoints", 1), checkpoint.groups(trainer), meta)

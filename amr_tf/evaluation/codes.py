@@ -1,10 +1,14 @@
-"""Measuring a trained auto-encoder: probe accuracy and interpolation strips as arrays."""
+"""What the metrics, the figures and the training callbacks share: a trained auto-encoder's codes
+and decoded strips as numpy arrays, the probe accuracy tracked during training, progress lines,
+the splits and test examples a metric reads, and the one place that loads a run's networks.
+
+TensorFlow (and `amr_tf.mixers`, which imports it) is imported inside the functions that use
+it, so that importing `amr_tf.evaluation` and the numpy metrics (`amr_tf.metrics`) stays light.
+"""
 
 import numpy as np
-import tensorflow as tf
 
-from amr_tf import mixers
-from amr_tf.mixers import FEATURE_MIXERS
+ENCODE_BATCH = 256  # examples per encoder call when a metric encodes a whole split
 
 
 def probe_accuracy(encoder, probe, dataset):
@@ -14,6 +18,8 @@ def probe_accuracy(encoder, probe, dataset):
         encoder, probe: Keras models (codes -> logits).
         dataset: batches of (images, one-hot labels).
     """
+    import tensorflow as tf
+
     correct, total = 0, 0
 
     @tf.function
@@ -40,9 +46,13 @@ def interpolation_strip(encoder, decoder, x_a, x_b, steps=8, mixer="mixup"):
     Returns:
         float32 array [steps, H, W, C]; the first is the reconstruction of x_a, the last of x_b.
     """
+    import tensorflow as tf
+
+    from amr_tf import mixers
+
     h = encoder(tf.stack([x_a, x_b]), training=False)
     h_a, h_b = h[0:1], h[1:2]
-    if mixer in FEATURE_MIXERS:
+    if mixer in mixers.FEATURE_MIXERS:
         codes = tf.concat(
             [mixers.bernoulli_fixed(h_a, h_b, float(f)) for f in np.linspace(1.0, 0.0, steps)], axis=0
         )
@@ -51,7 +61,7 @@ def interpolation_strip(encoder, decoder, x_a, x_b, steps=8, mixer="mixup"):
     return decoder(codes, training=False).numpy()
 
 
-# -- whole-split measurements (amr_tf.evaluate) ---------------------------------------------
+# -- whole-split measurements (the metrics) -------------------------------------------------
 
 
 class Progress:
@@ -91,6 +101,8 @@ _CODE_FUNCTIONS = {}
 
 def code_function(encoder):
     """A compiled `x -> f(x)` (float32; a VAE encoder gives its posterior mean), one per encoder."""
+    import tensorflow as tf
+
     key = id(encoder)
     if key not in _CODE_FUNCTIONS or _CODE_FUNCTIONS[key][0] is not encoder:
 
@@ -105,7 +117,9 @@ def code_function(encoder):
 
 
 def encode_numpy(encoder, batch_size=256):
-    """`images (numpy) -> codes (numpy float32)`, in batches: what `amr_tf.metrics` calls."""
+    """`images (numpy) -> codes (numpy float32)`, in batches: what the numpy metrics call."""
+    import tensorflow as tf
+
     encode = code_function(encoder)
 
     def run(x):
@@ -118,6 +132,8 @@ def encode_numpy(encoder, batch_size=256):
 
 def decode_numpy(decoder, codes, batch_size=256, clip=True):
     """g(codes) as numpy float32, in batches; clipped to [-1, 1] (the data's range) by default."""
+    import tensorflow as tf
+
     codes = tf.cast(codes, tf.float32)  # numpy, or a bfloat16 code of a mixed-precision run
     out = np.concatenate([tf.cast(decoder(codes[i:i + batch_size], training=False), tf.float32).numpy()
                           for i in range(0, int(codes.shape[0]), batch_size)])
@@ -137,6 +153,8 @@ def split_codes(encoder, split_data, indices=None, batch_size=256, label=None):
     Returns:
         (codes float32 [n, d], labels float32 [n, n_classes]).
     """
+    import tensorflow as tf
+
     indices = np.arange(split_data.size) if indices is None else np.asarray(indices, np.int64)
     encode = code_function(encoder)
     progress = Progress(f"encoding {label}", len(indices)) if label else None
@@ -151,65 +169,6 @@ def split_codes(encoder, split_data, indices=None, batch_size=256, label=None):
     return np.concatenate(codes), np.concatenate(labels)
 
 
-def fit_linear_probe(train_codes, train_labels, eval_sets, max_iter=5000, seed=0):
-    """A logistic-regression probe on frozen codes, fitted to convergence (scikit-learn, lbfgs).
-
-    Codes are standardised with the train split's mean and std. One-hot labels give one
-    multinomial regression (accuracy = argmax hits); multi-hot labels (CelebA attributes) give
-    one binary regression per attribute (accuracy = mean over attributes of per-attribute hits).
-
-    Args:
-        train_codes, train_labels: [n, d] and [n, n_classes] of the train split.
-        eval_sets: {name: (codes, labels)} to score.
-        max_iter: lbfgs iteration cap (the result says whether it converged before it).
-        seed: random_state of the solver.
-
-    Returns:
-        {"<name>_accuracy": float for each eval set, "train_accuracy", "converged": bool,
-         "iterations": int, "labels": "one-hot" | "multi-hot"}.
-    """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(train_codes)
-    multi_hot = bool(np.any(np.abs(np.sum(train_labels, axis=1) - 1.0) > 1e-6))
-
-    def fit(x, y):
-        model = LogisticRegression(solver="lbfgs", max_iter=max_iter, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            if len(np.unique(y)) < 2:  # a constant label (e.g. an attribute never on in the subset)
-                return None, 0
-            model.fit(x, y)
-        return model, int(np.max(model.n_iter_))
-
-    x_train = scaler.transform(train_codes)
-    sets = {"train": (train_codes, train_labels), **eval_sets}
-    result = {"labels": "multi-hot" if multi_hot else "one-hot"}
-    if multi_hot:
-        models = [fit(x_train, (train_labels[:, a] > 0.5).astype(int)) for a in range(train_labels.shape[1])]
-        iterations = max(n for _, n in models)
-        for name, (codes, labels) in sets.items():
-            x = scaler.transform(codes)
-            hits = []
-            for a, (model, _) in enumerate(models):
-                truth = (labels[:, a] > 0.5).astype(int)
-                guess = model.predict(x) if model is not None else np.full(len(x), int(train_labels[0, a] > 0.5))
-                hits.append(np.mean(guess == truth))
-            result[f"{name}_accuracy"] = float(np.mean(hits))
-    else:
-        model, iterations = fit(x_train, np.argmax(train_labels, axis=1))
-        for name, (codes, labels) in sets.items():
-            truth = np.argmax(labels, axis=1)
-            guess = model.predict(scaler.transform(codes)) if model is not None else np.full(len(truth), truth[0])
-            result[f"{name}_accuracy"] = float(np.mean(guess == truth))
-    result.update(converged=bool(iterations < max_iter), iterations=int(iterations))
-    return result
-
-
 def weighted_strip(encoder, decoder, inputs, weights, clip=True):
     """Decodes mixes of k inputs with given weights: g(sum_j weights[s, j] f(inputs[j])).
 
@@ -221,6 +180,8 @@ def weighted_strip(encoder, decoder, inputs, weights, clip=True):
     Returns:
         float32 [S, H, W, C].
     """
+    import tensorflow as tf
+
     h = tf.cast(encoder(tf.convert_to_tensor(inputs, tf.float32), training=False), tf.float32)
     w = tf.convert_to_tensor(weights, tf.float32)
     codes = tf.tensordot(w, h, axes=[[1], [0]])
@@ -246,6 +207,10 @@ def class_mix_strip(encoder, decoder, class_mixer, x_a, x_b, attributes, clip=Tr
     Returns:
         float32 [S, H, W, C].
     """
+    import tensorflow as tf
+
+    from amr_tf import mixers
+
     h = encoder(tf.stack([tf.convert_to_tensor(x_a, tf.float32), tf.convert_to_tensor(x_b, tf.float32)]),
                 training=False)
     codes = mixers.class_mix_fixed(h[0:1], h[1:2], np.asarray(attributes, np.float32), class_mixer)
@@ -272,42 +237,37 @@ def attribute_columns(y_a, y_b, steps=8, max_corners=16):
     return alphas[:, None] * y_a + (1 - alphas[:, None]) * y_b, [f"a={a:.2f}" for a in alphas]
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, method="eigh", eps=1e-6):
-    """Frechet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2) (numpy/scipy):
+# -- a run's networks and data -----------------------------------------------------------------
 
-        ||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr((sigma1 sigma2)^(1/2))
 
-    Args:
-        mu1, mu2: means [d].
-        sigma1, sigma2: covariances [d, d] (symmetric, positive semi-definite).
-        method: "eigh" (default): Tr((sigma1 sigma2)^(1/2)) as the sum of the square roots of
-            the eigenvalues of sigma1^(1/2) sigma2 sigma1^(1/2), which has the same eigenvalues
-            (symmetric eigendecompositions: about 3x faster than sqrtm for d = 2048, and
-            real by construction). "sqrtm": scipy.linalg.sqrtm of the product, as the
-            reference FID code (pytorch-fid, TTUR) computes it, with eps added to both
-            diagonals when the result is not finite and the imaginary part dropped.
+def load_networks(run_dir, which="best"):
+    """(config, networks, checkpoint metadata) of a run: `trainers.run.load_networks`.
 
-    Returns:
-        float (>= 0 up to round-off).
+    The package's one import of `trainers` (which builds the networks and restores them from
+    the checkpoint); the runner and the interpolation figures' compared runs load through here.
     """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(f"shapes differ: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}")
-    diff = mu1 - mu2
-    if method == "eigh":
-        w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
-        root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-        inner = root @ sigma2 @ root
-        trace_covmean = float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0.0, None))))
-    elif method == "sqrtm":
-        from scipy import linalg
+    from trainers.run import load_networks as load
 
-        covmean = linalg.sqrtm(sigma1.dot(sigma2))
-        if not np.isfinite(covmean).all():
-            offset = np.eye(sigma1.shape[0]) * eps
-            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
-        trace_covmean = float(np.trace(covmean).real)
-    else:
-        raise ValueError(f"unknown method {method!r}; choose eigh or sqrtm")
-    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
+    return load(run_dir, which)
+
+
+def split(config, name):
+    """The run's split `name` (an `amr_tf.data.SplitData`: size and `fetch(indices)`)."""
+    from amr_tf import data
+
+    return data.get_source(config.dataset).split(name, config)
+
+
+def is_points(config):
+    """Whether the run's data are 2-D points (the spiral) rather than images."""
+    from amr_tf.data import spiral
+
+    return config.dataset in spiral.POINT_SOURCES
+
+
+def pick(split_data, n, rng):
+    """n examples of a split (all of them if it holds fewer), drawn without replacement by `rng`:
+    (images float32, labels float32, indices)."""
+    idx = rng.choice(split_data.size, min(n, split_data.size), replace=False)
+    x, y = split_data.fetch(idx)
+    return np.asarray(x, np.float32), np.asarray(y, np.float32), idx

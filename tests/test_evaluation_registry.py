@@ -1,0 +1,163 @@
+"""amr_tf.evaluation's registry: the metrics it holds, that choosing and running metrics goes through
+it (a fake metric registered here is selected, called and written like the real ones), and the
+package's import rules (no command imported, one import of trainers, no TensorFlow at import).
+
+No network is built: the fake metric's run loads through a stand-in for `codes.load_networks`.
+"""
+
+import ast
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from amr_tf import evaluation, rundir
+from amr_tf.evaluation import codes
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ("probe", "disentanglement", "lines", "interpolations", "fid")
+
+
+def test_the_registry_holds_the_metrics_in_their_order_with_one_interface():
+    assert tuple(evaluation.REGISTRY) == evaluation.METRICS == ORDER
+    takes = set(evaluation.DEFAULTS) | {"compare", "checkpoint"}
+    for name, metric in evaluation.REGISTRY.items():
+        assert metric.NAME == name and metric.__name__ == f"amr_tf.evaluation.{name}"
+        assert callable(metric.why_not) and callable(metric.evaluate)
+        assert set(metric.OPTIONS) <= takes, name
+        assert isinstance(metric.SCALARS, tuple)
+
+
+def test_the_command_and_amr_tf_metrics_re_export_the_library():
+    from amr_tf import evaluate, metrics
+
+    for name in ("evaluate_run", "select_metrics", "grid_sampler", "GIF_STEPS", "METRICS", "DEFAULTS"):
+        assert getattr(evaluate, name) is getattr(evaluation, name), name
+    for name in metrics.__all__:
+        assert getattr(metrics, name) is getattr(evaluation, name), name
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    """A run directory with only a config.json; loading its networks gives a stand-in at epoch 7."""
+    from amr_tf.config import Config
+
+    config = Config(dataset="digits")
+    path = tmp_path / "run"
+    rundir.write_json(path / "config.json", dataclasses.asdict(config))
+    monkeypatch.setattr(codes, "load_networks", lambda run, which="best": (config, f"nets of {which}", {"epoch": 7}))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no_keras_home"))  # fid cannot run: "all" leaves it out
+    return path
+
+
+def fake_metric(calls, why=None, unavailable=None):
+    def evaluate(run_dir, config, nets, **options):
+        calls.append((run_dir, config.dataset, nets, options))
+        return {"answer": 42, "summary": {"fake_score": 0.5}}
+
+    metric = types.SimpleNamespace(NAME="fake", OPTIONS=("seed", "checkpoint"), SCALARS=(), SKIPPED="no fake here",
+                                   why_not=lambda config: why, evaluate=evaluate)
+    if unavailable:
+        metric.unavailable = lambda **options: unavailable
+    return metric
+
+
+def test_a_registered_metric_is_chosen_called_and_written_like_the_others(run_dir, monkeypatch):
+    calls = []
+    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric(calls))
+    config = rundir.read_config(run_dir)
+    assert evaluation.select_metrics("all", config) == (
+        ["probe", "interpolations", "fake"],
+        ["fid skipped: no InceptionV3 weights on disk (--metric=fid says how to get them)"])
+    records = evaluation.evaluate_run(run_dir, "fake", checkpoint="last", seed=5)
+    assert calls == [(run_dir, "digits", "nets of last", {"seed": 5, "checkpoint": "last"})]
+    record = json.loads(rundir.eval_path(run_dir, "fake").read_text())
+    assert record == records["fake"]
+    assert record["answer"] == 42 and record["summary"] == {"fake_score": 0.5} and record["tensorboard"] == {}
+    assert record["settings"] == {"seed": 5}  # the checkpoint is the record's own field
+    assert (record["metric"], record["checkpoint"], record["epoch"]) == ("fake", "last", 7)
+    assert evaluation.summary_lines(records) == ["fake_score=0.5"]
+
+
+def test_a_metric_that_does_not_apply_or_cannot_run_is_left_out_of_all_and_refused_by_name(run_dir, monkeypatch):
+    config = rundir.read_config(run_dir)
+    calls = []
+    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric(calls, why="needs a fake run"))
+    assert evaluation.select_metrics("all", config) == (["probe", "interpolations"], [
+        "fid skipped: no InceptionV3 weights on disk (--metric=fid says how to get them)"])
+    with pytest.raises(ValueError, match="^metric 'fake' does not apply to this run: it needs a fake run$"):
+        evaluation.evaluate_run(run_dir, "fake")
+    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric(calls, unavailable="fake weights are missing"))
+    assert evaluation.select_metrics("all", config)[1][-1] == "fake skipped: no fake here"
+    with pytest.raises(ValueError, match="^fake weights are missing$"):
+        evaluation.evaluate_run(run_dir, "fake")
+    assert calls == [] and not (run_dir / "eval").exists()
+
+
+def test_an_unknown_metric_is_one_line_listing_the_registry(run_dir, monkeypatch):
+    config = rundir.read_config(run_dir)
+    with pytest.raises(ValueError) as refused:
+        evaluation.select_metrics("probe,nope", config)
+    assert str(refused.value) == ("unknown metric 'nope'; choose one of: all, probe, disentanglement, lines, "
+                                  "interpolations, fid (all stands alone)")
+    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric([]))
+    with pytest.raises(ValueError, match="^unknown metric 'nope'; choose one of: all, probe, .*, fid, fake "):
+        evaluation.evaluate_run(run_dir, "nope")
+    with pytest.raises(ValueError, match="^unknown metric 'all'"):  # all stands alone
+        evaluation.select_metrics("probe,all", config)
+
+
+# -- import rules ----------------------------------------------------------------------------------------
+
+
+def modules(*folders):
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield path, ast.parse(path.read_text(), str(path))
+
+
+def imported(path, tree):
+    """The absolute names of the modules (and `from` names) that `tree` imports anywhere in it."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def is_command(tree):
+    return any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body)
+
+
+def test_no_library_module_imports_the_evaluate_command():
+    here = ROOT / "amr_tf" / "evaluation" / "example.py"
+    assert "amr_tf.evaluate" in set(imported(here, ast.parse("def f():\n    from .. import evaluate\n")))
+    importers = {path.relative_to(ROOT).as_posix(): is_command(tree)
+                 for path, tree in modules("amr_tf", "trainers", "tuning")
+                 if "amr_tf.evaluate" in set(imported(path, tree))}
+    assert [path for path, command in importers.items() if not command] == []  # commands only (and tests)
+
+
+def test_the_package_imports_trainers_in_one_place_only():
+    sites = [(path.name, name) for path, tree in modules("amr_tf/evaluation") for name in imported(path, tree)
+             if name == "trainers" or name.startswith("trainers.")]
+    assert sites == [("codes.py", "trainers.run"), ("codes.py", "trainers.run.load_networks")]
+
+
+def test_importing_the_package_and_the_numpy_metrics_does_not_import_tensorflow():
+    code = ("import sys, amr_tf.evaluation, amr_tf.metrics; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn', 'scipy', 'trainers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == "[]"
