@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from amr_tf import evaluation, images, metrics, mixers
+from amr_tf import evaluation, images, mixers
 
 SCALE = 2  # pixels per image pixel in the PNGs
 LABEL_WIDTH = 128 # pixels of the left margin holding the row labels
@@ -68,7 +68,7 @@ def pairs(path, x_a, x_b, runs, steps=8):
     """
     rows, labels = [], []
     for a, b in zip(x_a, x_b):
-        rows.append(_ends(a, metrics.pixel_interpolation(a, b, steps), b))
+        rows.append(_ends(a, evaluation.pixel_interpolation(a, b, steps), b))
         labels.append("pixel")
         for label, encoder, decoder in runs:
             strip = np.clip(evaluation.interpolation_strip(encoder, decoder, a, b, steps, "mixup"), -1, 1)
