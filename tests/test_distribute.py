@@ -102,7 +102,7 @@ def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
         assert "2 replicas" in output
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 2 and rows[1].startswith("1,")  # the chief wrote the one finished epoch
-    assert (out / "checkpoints" / "epoch-0001.npz").exists()
+    assert (out / "checkpoints" / "epoch-0001.index").exists()
     # both workers trained the same replicated model: identical logged losses
     losses = [[part for part in o.splitlines() if "d_loss:" in part][-1].split(" - ")[3:8] for o in outputs]
     assert losses[0] == losses[1]

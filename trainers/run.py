@@ -1,6 +1,7 @@
 """fit(config, run_dir): a whole training run, resumable, into a run directory.
 
-Run directory: config.json, checkpoints/ (epoch-NNNN.npz, best.npz), logs/ (TensorBoard),
+Run directory: config.json, checkpoints/ (TensorFlow checkpoints epoch-NNNN and best-NNNN, see
+`amr_tf.checkpoint`), logs/ (TensorBoard),
 metrics.csv (one row per finished epoch), best.json, images/.
 """
 
@@ -62,7 +63,6 @@ def prepare_run_dir(config, run_dir, resume=True, restart=False):
         raise ValueError(f"{run_dir} exists and is not a directory; choose another --out_dir")
     rundir.refuse_symlinks(run_dir)
     config_path = run_dir / "config.json"
-    latest = checkpoint.latest(run_dir / "checkpoints")
     if config_path.exists():
         try:
             old = Config.from_json(config_path.read_text())
@@ -80,6 +80,7 @@ def prepare_run_dir(config, run_dir, resume=True, restart=False):
             )
     if restart:
         return None
+    latest = checkpoint.latest(run_dir / "checkpoints")  # refuses an older amr_tf's .npz checkpoints
     if latest is not None and not resume:
         raise ValueError(
             f"{run_dir} already has checkpoints (newest {latest.name}); "
@@ -151,7 +152,7 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
     initial_epoch = 0
     if latest is not None:
-        meta = checkpoint.restore(checkpoint.groups(trainer), latest)
+        meta = checkpoint.restore(checkpoint.objects(trainer), latest)
         if "epoch" not in meta or "history" not in meta:
             raise checkpoint.CheckpointError(f"checkpoint {latest} has no epoch and history: it is no run's checkpoint")
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
@@ -236,12 +237,12 @@ def load_networks(run_dir, which="best"):
     config = Config.from_json(config_path.read_text())
     ckpt_dir = run_dir / "checkpoints"
     path = checkpoint.best_path(ckpt_dir) if which == "best" else checkpoint.latest(ckpt_dir)
-    if path is None or not path.exists():
+    if path is None:
         raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
     info = data.info(config.dataset, config)
     nets = build_networks(config, info)
     names = [name for name in (*checkpoint.NETWORKS, "class_mixer") if getattr(nets, name) is not None]
     if config.model == "vae":
         names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
-    meta = checkpoint.restore({name: getattr(nets, name).variables for name in names}, path)
+    meta = checkpoint.restore({name: getattr(nets, name) for name in names}, path, partial=True)
     return config, nets, meta
