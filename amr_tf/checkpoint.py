@@ -525,11 +525,11 @@ def _complete(directory, kind):
     return sorted(out)
 
 
-def _refuse_older(directory):
+def _refuse_older(directory, kind):
     directory = Path(directory)
     old = sorted(p for p in directory.iterdir() if _OLD.match(p.name)) if directory.is_dir() else []
-    if old:
-        raise _older(old[-1])
+    if old:  # named after the kind asked for when there is one
+        raise _older(max(old, key=lambda p: (p.name.startswith(kind), p.name)))
 
 
 def latest(directory, refuse_old=True):
@@ -543,7 +543,7 @@ def latest(directory, refuse_old=True):
     if found:
         return found[-1][1]
     if refuse_old:
-        _refuse_older(directory)
+        _refuse_older(directory, "epoch")
     return None
 
 
@@ -556,7 +556,7 @@ def best_path(directory, epoch=None, refuse_old=True):
     if found:
         return found[-1][1]
     if refuse_old:
-        _refuse_older(directory)
+        _refuse_older(directory, "best")
     return None
 
 
