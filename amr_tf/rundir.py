@@ -253,16 +253,22 @@ RESUMABLE_CHANGES = ("epochs",)
 RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, "images", "logs")
 
 
-def check_can_take(config, run_dir, latest, resume=True, restart=False):
+def check_can_take(config, run_dir, find_latest, resume=True, restart=False):
     """Checks that `run_dir` can take the run of `config`; writes nothing (the caller writes
     config.json once the checkpoint has been read).
 
     Args:
         config: the run's Config.
         run_dir: the directory (it may not exist yet).
-        latest: the newest epoch checkpoint in it, or None.
-        resume: continue from `latest`; if False, a directory with checkpoints is refused.
+        find_latest: checkpoints folder -> its newest epoch checkpoint or None (e.g.
+            `amr_tf.checkpoint.latest`, which refuses an older amr_tf's checkpoints); called
+            once the settings are known to match, and not at all for `restart`.
+        resume: continue from the newest checkpoint; if False, a directory with checkpoints is
+            refused.
         restart: the history will be moved aside: only the settings are checked.
+
+    Returns:
+        The newest epoch checkpoint to resume from, or None.
 
     Raises:
         ValueError: the directory holds a different run, resume=False and it has checkpoints,
@@ -291,7 +297,8 @@ def check_can_take(config, run_dir, latest, resume=True, restart=False):
                 "choose another --out_dir"
             )
     if restart:
-        return
+        return None
+    latest = find_latest(run_dir / CHECKPOINTS_DIR)
     if latest is not None and not resume:
         raise ValueError(
             f"{run_dir} already has checkpoints (newest {Path(latest).name}); "
@@ -304,6 +311,7 @@ def check_can_take(config, run_dir, latest, resume=True, restart=False):
                 f"{run_dir} has {len(rows)} epoch(s) in metrics.csv but no checkpoint to resume from; "
                 "pass --restart to move that history aside and train from epoch 0"
             )
+    return latest
 
 
 def repair_history(run_dir, history, epoch):

@@ -36,8 +36,9 @@ def test_one_short_epoch_writes_the_run_directory(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((out / "config.json").read_text())
     assert (config["mixer"], config["k"], config["dataset"]) == ("mixup", 3, "digits")
-    assert (out / "checkpoints" / "epoch-0001.npz").stat().st_size > 100_000
-    assert (out / "checkpoints" / "best.npz").exists()
+    assert (out / "checkpoints" / "epoch-0001.data-00000-of-00001").stat().st_size > 100_000
+    assert (out / "checkpoints" / "epoch-0001.index").exists()
+    assert (out / "checkpoints" / "best-0001.index").exists()
     assert list((out / "logs").rglob("events.out.tfevents.*")), "no TensorBoard events"
     rows = read_rows(out)
     assert [r["epoch"] for r in rows] == ["1"]
@@ -67,7 +68,7 @@ def test_sigkill_then_resume_loses_at_most_one_epoch_and_matches_an_unbroken_run
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
-        while not (broken / "checkpoints" / "epoch-0001.npz").exists():
+        while not (broken / "checkpoints" / "epoch-0001.index").exists():
             assert proc.poll() is None, "training ended before it could be killed"
             assert time.time() < deadline, "no checkpoint after 240 s"
             time.sleep(0.05)
@@ -90,8 +91,8 @@ def test_sigkill_then_resume_loses_at_most_one_epoch_and_matches_an_unbroken_run
     for row, ref in zip(rows, ref_rows):  # same weights, optimizer state, RNG and data order
         for key in ("g_loss", "d_loss", "recon", "probe_accuracy", "val_probe_accuracy", "g_updates"):
             assert float(row[key]) == pytest.approx(float(ref[key]), rel=1e-4, abs=1e-5), (row["epoch"], key)
-    assert sorted(p.name for p in (broken / "checkpoints").glob("epoch-*.npz")) == [
-        "epoch-0003.npz", "epoch-0004.npz"]
+    assert sorted(p.name for p in (broken / "checkpoints").glob("epoch-*.index")) == [
+        "epoch-0003.index", "epoch-0004.index"]
 
     again = run(train_cmd(*flags, f"--out_dir={broken}"))  # finished: nothing re-run or rewritten
     assert again.returncode == 0 and "finished all 4 epochs" in again.stdout
@@ -103,14 +104,14 @@ def test_corrupt_checkpoint_is_one_line_and_nothing_is_overwritten(tmp_path):
     out = tmp_path / "run"
     flags = [*SHORT, "--mixer=none", "--epochs=1", f"--out_dir={out}"]
     assert run(train_cmd(*flags)).returncode == 0
-    ckpt = out / "checkpoints" / "epoch-0001.npz"
+    ckpt = out / "checkpoints" / "epoch-0001.data-00000-of-00001"
     ckpt.write_bytes(ckpt.read_bytes()[:5000])  # a truncated write
     before = ckpt.read_bytes()
     result = run(train_cmd(*flags[:-2], "--epochs=2", f"--out_dir={out}"))
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
-    assert "corrupt" in lines[-1] and "epoch-0001.npz" in lines[-1]
+    assert "corrupt" in lines[-1] and "epoch-0001" in lines[-1]
     assert ckpt.read_bytes() == before
     assert [r["epoch"] for r in read_rows(out)] == ["1"]
 

@@ -102,7 +102,7 @@ def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
         assert "2 replicas" in output
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 2 and rows[1].startswith("1,")  # the chief wrote the one finished epoch
-    assert (out / "checkpoints" / "epoch-0001.npz").exists()
+    assert (out / "checkpoints" / "epoch-0001.index").exists()
     # both workers trained the same replicated model: identical logged losses
     losses = [[part for part in o.splitlines() if "d_loss:" in part][-1].split(" - ")[3:8] for o in outputs]
     assert losses[0] == losses[1]
@@ -143,3 +143,71 @@ def test_the_vae_trains_under_mirrored_strategy():
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["replicas"] == 2 and r["steps"] == 2 and r["kl"] >= 0
+
+
+# -- resuming from a checkpoint under the strategies ------------------------------------------
+
+SMALL = ["--epochs={}", "--steps_per_epoch=2", "--batch_size=16", "--mixer=mixup", "--k=2", "--update_g_every=2"]
+COMPARED = ("g_loss", "d_loss", "recon", "probe_accuracy", "val_probe_accuracy", "g_updates")
+
+
+def _flags(epochs):
+    return [flag.format(epochs) for flag in SMALL]
+
+
+def _rows(out):
+    import csv
+
+    with open(out / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _multi_worker(out, epochs):
+    """Two MultiWorkerMirroredStrategy workers on localhost training into `out`; their outputs."""
+    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", *_flags(epochs), f"--out_dir={out}"],
+            cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True))
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=540)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+    return outputs
+
+
+def _mirrored(out, epochs):
+    result = subprocess.run([sys.executable, "-m", "amr_tf.train", "--strategy=mirrored", "--logical_cpus=2",
+                             *_flags(epochs), f"--out_dir={out}"], cwd=ROOT, env=ENV, capture_output=True,
+                            text=True, timeout=540)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [result.stdout]
+
+
+@pytest.mark.numerics
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["mirrored", "multi_worker"])
+def test_a_run_resumed_from_its_checkpoint_matches_an_unbroken_one(tmp_path, strategy):
+    """Epoch 1, then a second command that resumes from the epoch-1 checkpoint (every worker
+    reads it, the chief wrote it), gives the rows of one two-epoch run, to the bit."""
+    train = _mirrored if strategy == "mirrored" else _multi_worker
+    unbroken, resumed = tmp_path / "unbroken", tmp_path / "resumed"
+    train(unbroken, 2)
+    train(resumed, 1)
+    assert [r["epoch"] for r in _rows(resumed)] == ["1"]
+    outputs = train(resumed, 2)
+    assert all("resuming" in output and "epoch-0001" in output for output in outputs), outputs[0][-2000:]
+    rows, reference = _rows(resumed), _rows(unbroken)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    for row, ref in zip(rows, reference):
+        assert {k: row[k] for k in COMPARED} == {k: ref[k] for k in COMPARED}, row["epoch"]
+    assert sorted(p.name for p in (resumed / "checkpoints").glob("*.index"))[-2:] == [
+        "epoch-0001.index", "epoch-0002.index"]

@@ -47,7 +47,7 @@ def built_run(path, **overrides):
     path.mkdir(parents=True)
     rundir.write_json(path / "config.json", dataclasses.asdict(config))
     meta = {"epoch": 1, "history": []}
-    checkpoint.save(checkpoint.best_path(path / "checkpoints"), checkpoint.groups(trainer), meta)
+    checkpoint.save(checkpoint.best_path(path / "checkpoints", 1), checkpoint.groups(trainer), meta)
     checkpoint.save(checkpoint.epoch_path(path / "checkpoints", 1), checkpoint.groups(trainer), meta)
     return path
 

@@ -39,8 +39,8 @@ def test_a_nan_stop_raises_naming_the_loss_the_step_and_an_existing_checkpoint(t
         run.fit(config, out, verbose=0, trainer=trainer, extra_callbacks=[_Poison(2)])
     message = str(caught.value)
     assert "epoch 2, step 1" in message and "recon" in message
-    named = out / "checkpoints" / "epoch-0001.npz"
-    assert str(named) in message and named.exists()
+    named = out / "checkpoints" / "epoch-0001"
+    assert str(named) in message and (out / "checkpoints" / "epoch-0001.index").exists()
     assert caught.value.best["epoch"] == 1
     with open(out / "metrics.csv", newline="") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1]  # the diverged epoch has no row
@@ -139,7 +139,8 @@ def test_resuming_from_an_older_checkpoint_moves_later_rows_aside(tmp_path):
     starts after the older one, and the rows and pictures past it must not stay or repeat."""
     out = tmp_path / "run"
     _fit(out, 3)
-    (out / "checkpoints" / "epoch-0003.npz").unlink()
+    for path in (out / "checkpoints").glob("epoch-0003.*"):
+        path.unlink()
     _fit(out, 3)
     assert _epochs(out) == [1, 2, 3]
     with open(out / "metrics.after-epoch-2.csv", newline="") as f:
@@ -152,9 +153,9 @@ def test_resuming_from_an_older_checkpoint_moves_later_rows_aside(tmp_path):
 def test_a_refused_resume_writes_nothing(tmp_path):
     out = tmp_path / "run"
     _fit(out, 2)
-    (out / "checkpoints" / "epoch-0002.npz").write_bytes(b"garbage")
+    (out / "checkpoints" / "epoch-0002.data-00000-of-00001").write_bytes(b"garbage")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    with pytest.raises(ValueError, match="epoch-0002.npz is corrupt"):
+    with pytest.raises(ValueError, match="epoch-0002 is corrupt"):
         _fit(out, 3)  # epochs 2 -> 3 must not reach config.json
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
     assert after == {p: v for p, v in before.items() if p.name != ".lock"}
@@ -180,12 +181,14 @@ def test_stale_temporary_files_are_removed_and_live_ones_kept(tmp_path):
     _fit(out, 1)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
-    stale = out / "checkpoints" / f".epoch-0002.npz.tmp-{dead_pid}"
-    stale.write_bytes(b"x" * 1000)
+    stale = out / "checkpoints" / f".epoch-0002.tmp-{dead_pid}"  # with TensorFlow's half-written parts
+    (stale / "epoch-0002_temp").mkdir(parents=True)
+    (stale / "epoch-0002_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 1000)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        live = out / "checkpoints" / f".best.npz.tmp-{sleeper.pid}"  # another run's, still writing
-        live.write_bytes(b"x")
+        live = out / "checkpoints" / f".best-0002.tmp-{sleeper.pid}"  # another run's, still writing
+        live.mkdir()
+        (live / "best-0002.index").write_bytes(b"x")
         _fit(out, 2)
         assert not stale.exists() and live.exists()
     finally:
@@ -295,19 +298,40 @@ def test_a_config_json_of_the_wrong_type_is_one_line_in_train_export_and_evaluat
 
 
 def test_checkpoint_metadata_of_the_wrong_type_is_refused(tmp_path):
-    import json
-
     from trainers import checkpoint
 
     out = tmp_path / "run"
     _fit(out, 1)
-    path = out / "checkpoints" / "epoch-0001.npz"
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files}
-    arrays["__meta__"] = np.frombuffer(json.dumps({"epoch": "one", "history": []}).encode(), np.uint8)
-    np.savez(path, **arrays)
-    with pytest.raises(checkpoint.CheckpointError, match="epoch-0001.npz is corrupt"):
+    path = out / "checkpoints" / "epoch-0001"
+    trainer = build_trainer(tiny_config(epochs=1, steps_per_epoch=2), data.info("digits"))
+    checkpoint.save(path, checkpoint.objects(trainer), {"epoch": "one", "history": []})
+    with pytest.raises(checkpoint.CheckpointError, match="epoch-0001 is corrupt"):
         _fit(out, 2)
+
+
+def test_a_run_directory_of_an_older_amr_tf_is_refused_not_restarted(tmp_path):
+    """Its .npz checkpoints are not this version's: one line says so (train, export, the CLI),
+    nothing is written, and the run does not silently start again from epoch 0."""
+    from trainers import checkpoint
+
+    out = tmp_path / "run"
+    _fit(out, 1)
+    folder = out / "checkpoints"
+    for path in list(folder.iterdir()):
+        path.unlink()
+    for name in ("epoch-0001.npz", "best.npz"):  # as the .npz format's save wrote them
+        np.savez(folder / name, **{"encoder/0000": np.zeros(3, np.float32),
+                                   "__meta__": np.frombuffer(b'{"epoch": 1, "history": []}', np.uint8)})
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    with pytest.raises(checkpoint.CheckpointError, match="epoch-0001.npz was written by an older amr_tf"):
+        _fit(out, 2)
+    with pytest.raises(checkpoint.CheckpointError, match="best.npz was written by an older amr_tf"):
+        run.load_networks(out)
+    result = run_cli("amr_tf.train", f"--run_dir={out}", "--epochs=2")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert "epoch-0001.npz was written by an older amr_tf" in lines[-1] and "--restart" in lines[-1], lines
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == before
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory anyway")
@@ -340,7 +364,7 @@ def test_ctrl_c_is_one_line_naming_where_the_run_resumes(tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=as_from_a_terminal)
     deadline = time.time() + 240
-    while not (out / "checkpoints" / "epoch-0001.npz").exists() and time.time() < deadline:
+    while not (out / "checkpoints" / "epoch-0001.index").exists() and time.time() < deadline:
         time.sleep(0.5)
     with open(f"/proc/{proc.pid}/status") as f:
         status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
@@ -389,8 +413,8 @@ def _all_readable(out):
         list(csv.DictReader(f))
     for path in out.rglob("*.json"):
         json.loads(path.read_text())
-    for path in (out / "checkpoints").glob("*.npz"):
-        checkpoint.read(path)
+    for path in (out / "checkpoints").glob("*.index"):
+        checkpoint.read(path.with_suffix(""))
 
 
 @pytest.fixture(scope="module")
@@ -415,7 +439,7 @@ def _rows(out):
 def test_sigkill_at_an_epochs_end_loses_nothing_and_resumes_to_the_unbroken_run(tmp_path, unbroken, point):
     out = tmp_path / "run"
     if point.startswith("checkpoint"):
-        ready = lambda: (out / "checkpoints" / "epoch-0002.npz").exists()  # noqa: E731
+        ready = lambda: (out / "checkpoints" / "epoch-0002.index").exists()  # noqa: E731
     else:
         ready = lambda: len(_rows(out)) >= 2  # noqa: E731
     assert _kill_when([sys.executable, "-m", "amr_tf.train", *KILL_FLAGS, f"--out_dir={out}"], ready), \

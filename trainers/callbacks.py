@@ -1,9 +1,10 @@
 """Callbacks that turn a `fit` into a run directory that survives kills.
 
 Order of writes at the end of epoch e (so SIGKILL at any point loses at most epoch e and
-never duplicates a row): best.npz (if improved) -> epoch-e checkpoint (which carries the
-history) -> metrics.csv row (append) -> best.json. On resume, `amr_tf.rundir.repair_history`
-makes metrics.csv hold exactly the checkpoint's rows.
+never duplicates a row): best-e checkpoint (if improved) -> epoch-e checkpoint (which carries
+the history) -> metrics.csv row (append) -> best.json -> pruning to the newest two epoch
+checkpoints and the newest best. On resume, `amr_tf.rundir.repair_history` makes metrics.csv
+hold exactly the checkpoint's rows.
 """
 
 import csv
@@ -32,7 +33,7 @@ class RunRecorder(keras.callbacks.Callback):
         run_dir: the run directory.
         test_data: batches of the test split (probe accuracy reported each epoch).
         history: rows of earlier epochs (from the resumed checkpoint), oldest first.
-        keep: epoch checkpoints kept besides best.npz.
+        keep: epoch checkpoints kept besides the best one.
     """
 
     def __init__(self, run_dir, test_data, history=(), keep=2):
@@ -99,11 +100,11 @@ class RunRecorder(keras.callbacks.Callback):
             return
         previous_best = self.best
         self.history.append(row)
-        groups = checkpoint.groups(trainer)
+        objects = checkpoint.objects(trainer)
         meta = {"epoch": epoch + 1, "history": self.history}
         if previous_best is None or row["val_probe_accuracy"] > previous_best["val_probe_accuracy"]:
-            checkpoint.save(checkpoint.best_path(self.ckpt_dir), groups, meta)
-        checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), groups, meta)
+            checkpoint.save(checkpoint.best_path(self.ckpt_dir, epoch + 1), objects, meta)
+        checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), objects, meta)
         self._append(row)
         write_json(self.run_dir / rundir.BEST_FILE, self.best)
         checkpoint.prune(self.ckpt_dir, self.keep)

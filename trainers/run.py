@@ -1,6 +1,7 @@
 """fit(config, run_dir): a whole training run, resumable, into a run directory.
 
-Run directory: config.json, checkpoints/ (epoch-NNNN.npz, best.npz), logs/ (TensorBoard),
+Run directory: config.json, checkpoints/ (TensorFlow checkpoints epoch-NNNN and best-NNNN, see
+`amr_tf.checkpoint`), logs/ (TensorBoard),
 metrics.csv (one row per finished epoch), best.json, images/.
 """
 
@@ -86,8 +87,7 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
 def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trainer, strategy,
                 distributed, chief, info, steps, replicas):
     if chief:
-        latest = checkpoint.latest(run_dir / rundir.CHECKPOINTS_DIR)
-        rundir.check_can_take(config, run_dir, latest, resume, restart)
+        latest = rundir.check_can_take(config, run_dir, checkpoint.latest, resume, restart)
         for folder in (run_dir, run_dir / "checkpoints"):
             rundir.remove_stale_temps(folder)
     else:
@@ -97,7 +97,7 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
     initial_epoch = 0
     if latest is not None:
-        meta = checkpoint.restore(checkpoint.groups(trainer), latest)
+        meta = checkpoint.restore(checkpoint.objects(trainer), latest)
         if "epoch" not in meta or "history" not in meta:
             raise checkpoint.CheckpointError(f"checkpoint {latest} has no epoch and history: it is no run's checkpoint")
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
@@ -179,12 +179,12 @@ def load_networks(run_dir, which="best"):
     config = rundir.read_config(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     path = checkpoint.best_path(ckpt_dir) if which == "best" else checkpoint.latest(ckpt_dir)
-    if path is None or not path.exists():
+    if path is None:
         raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
     info = data.info(config.dataset, config)
     nets = networks.for_config(config, info)
     names = [name for name in (*checkpoint.NETWORKS, "class_mixer") if getattr(nets, name) is not None]
     if config.model == "vae":
         names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
-    meta = checkpoint.restore({name: getattr(nets, name).variables for name in names}, path)
+    meta = checkpoint.restore({name: getattr(nets, name) for name in names}, path, partial=True)
     return config, nets, meta

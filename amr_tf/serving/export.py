@@ -77,7 +77,7 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
     ckpt_dir = run_dir / "checkpoints"
     ckpt = checkpoints.best_path(ckpt_dir) if checkpoint == "best" else checkpoints.latest(ckpt_dir)
     source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
-              "checkpoint_sha256": _sha256(ckpt), "format": format}
+              "checkpoint_sha256": _sha256(checkpoints.files(ckpt)), "format": format}
     if reuse_same and version is None and present:
         newest = model_dir / str(present[-1])
         old = archive.read_metadata(newest) or {}
@@ -88,9 +88,14 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
     return archive.write_version(nets.encoder, nets.decoder, image_shape, model_dir, version, format, metadata)
 
 
-def _sha256(path):
+def _sha256(paths):
+    """One digest of a checkpoint's files (its index, then its data files): each file's name
+    suffix and size, then its bytes, so that no two different checkpoints concatenate alike."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for path in paths:
+        path = Path(path)
+        digest.update(f"{path.name.split('.', 1)[-1]}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
