@@ -575,3 +575,47 @@ def prune(directory, keep=2):
                 continue
             for path in sorted(paths, key=lambda p: not p.name.endswith(".index")):  # the index first
                 path.unlink(missing_ok=True)
+
+
+# -- a trained run's networks ---------------------------------------------------------------
+
+# The networks a run's checkpoint may hold, by the names its trainer gives them.
+RUN_NETWORKS = ("encoder", "decoder", "discriminator", "probe", "class_mixer")
+
+
+def find(run_dir, which="best"):
+    """The prefix of a run's "best" or "last" (newest epoch) checkpoint; ValueError if it has none."""
+    from amr_tf import rundir
+
+    directory = Path(run_dir) / rundir.CHECKPOINTS_DIR
+    path = best_path(directory) if which == "best" else latest(directory)
+    if path is None:
+        raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
+    return path
+
+
+def load_networks(run_dir, which="best"):
+    """The networks of a finished (or running) run, without its trainer or optimizers.
+
+    Args:
+        run_dir: a run directory written by `trainers.run.fit`.
+        which: "best" (best valid probe accuracy) or "last" (newest epoch checkpoint).
+
+    Returns:
+        (config, networks, meta): the run's Config, an `amr_tf.networks.Networks` with the
+        checkpoint's weights, and the checkpoint's metadata (its "epoch", "history").
+
+    Raises:
+        ValueError: not a run directory, no checkpoint, or an unknown `which`.
+    """
+    from amr_tf import data, networks, registry, rundir
+
+    registry.check("checkpoint", which, rundir.CHECKPOINTS)
+    config = rundir.read_config(run_dir)
+    path = find(run_dir, which)
+    nets = networks.for_config(config, data.info(config.dataset, config))
+    names = [name for name in RUN_NETWORKS if getattr(nets, name) is not None]
+    if config.model == "vae":
+        names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
+    meta = restore({name: getattr(nets, name) for name in names}, path, partial=True)
+    return config, nets, meta

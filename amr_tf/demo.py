@@ -51,7 +51,7 @@ def main(argv):
     del argv
     import numpy as np
 
-    from amr_tf import data, evaluation, images
+    from amr_tf import checkpoint, data, evaluation, images
     from amr_tf.config import Config
     from trainers import run
 
@@ -61,7 +61,7 @@ def main(argv):
     best = run.fit(config, FLAGS.out_dir)
     print(f"trained in {time.time() - start:.0f} s; best: {best}", flush=True)
 
-    _, nets, meta = run.load_networks(FLAGS.out_dir, "best")
+    _, nets, meta = checkpoint.load_networks(FLAGS.out_dir, "best")
     x, y = data.get_source("digits").arrays("test", config)
     labels = y.argmax(-1)
     rows = []

@@ -46,6 +46,8 @@ METRICS_FILE = "metrics.csv"
 BEST_FILE = "best.json"
 CHECKPOINTS_DIR = "checkpoints"
 EVAL_DIR = "eval"
+# Which checkpoint of a run a reader asks for: the best valid probe accuracy, or the newest epoch.
+CHECKPOINTS = ("best", "last")
 LOCK_FILE = ".lock"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, CHECKPOINTS_DIR, "images", "logs", EVAL_DIR, LOCK_FILE)
 

@@ -1,11 +1,10 @@
 """amr_tf.evaluation's registry: the metrics it holds, that choosing and running metrics goes through
 it (a fake metric registered here is selected, called and written like the real ones), and the
-package's import rules (no command imported, one import of trainers, no TensorFlow at import).
+package's light import (no TensorFlow when it is imported).
 
 No network is built: the fake metric's run loads through a stand-in for `codes.load_networks`.
 """
 
-import ast
 import dataclasses
 import json
 import os
@@ -112,47 +111,7 @@ def test_an_unknown_metric_is_one_line_listing_the_registry(run_dir, monkeypatch
         evaluation.select_metrics("probe,all", config)
 
 
-# -- import rules ----------------------------------------------------------------------------------------
-
-
-def modules(*folders):
-    for folder in folders:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            yield path, ast.parse(path.read_text(), str(path))
-
-
-def imported(path, tree):
-    """The absolute names of the modules (and `from` names) that `tree` imports anywhere in it."""
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join(parent + ([node.module] if node.module else []))
-            yield base
-            yield from (f"{base}.{alias.name}" for alias in node.names)
-
-
-def is_command(tree):
-    return any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body)
-
-
-def test_no_library_module_imports_the_evaluate_command():
-    here = ROOT / "amr_tf" / "evaluation" / "example.py"
-    assert "amr_tf.evaluate" in set(imported(here, ast.parse("def f():\n    from .. import evaluate\n")))
-    importers = {path.relative_to(ROOT).as_posix(): is_command(tree)
-                 for path, tree in modules("amr_tf", "trainers", "tuning")
-                 if "amr_tf.evaluate" in set(imported(path, tree))}
-    assert [path for path, command in importers.items() if not command] == []  # commands only (and tests)
-
-
-def test_the_package_imports_trainers_in_one_place_only():
-    sites = [(path.name, name) for path, tree in modules("amr_tf/evaluation") for name in imported(path, tree)
-             if name == "trainers" or name.startswith("trainers.")]
-    assert sites == [("codes.py", "trainers.run"), ("codes.py", "trainers.run.load_networks")]
+# -- import rules (the layering itself is tests/test_architecture.py's) ---------------------------------
 
 
 def test_importing_the_package_and_the_numpy_metrics_does_not_import_tensorflow():

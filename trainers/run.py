@@ -13,7 +13,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from amr_tf import data, networks, rundir
+from amr_tf import data, rundir
+from amr_tf.checkpoint import load_networks  # noqa: F401  (a run's networks; also imported from here)
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
 from trainers.base import EVAL_NAMES
@@ -157,34 +158,3 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     if recorder.diverged is not None:
         raise TrainingDiverged(_diverged_message(run_dir, recorder.diverged), recorder.best)
     return recorder.best
-
-
-def load_networks(run_dir, which="best"):
-    """The networks of a finished (or running) run, without its trainer or optimizers.
-
-    Args:
-        run_dir: a run directory written by `fit`.
-        which: "best" (best valid probe accuracy) or "last" (newest epoch checkpoint).
-
-    Returns:
-        (config, networks, meta): the run's Config, an `amr_tf.networks.Networks` with the
-        checkpoint's weights, and the checkpoint's metadata (its "epoch", "history").
-
-    Raises:
-        ValueError: not a run directory, no checkpoint, or an unknown `which`.
-    """
-    run_dir = Path(run_dir)
-    if which not in ("best", "last"):
-        raise ValueError(f"unknown checkpoint '{which}'; choose one of: best, last")
-    config = rundir.read_config(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    path = checkpoint.best_path(ckpt_dir) if which == "best" else checkpoint.latest(ckpt_dir)
-    if path is None:
-        raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
-    info = data.info(config.dataset, config)
-    nets = networks.for_config(config, info)
-    names = [name for name in (*checkpoint.NETWORKS, "class_mixer") if getattr(nets, name) is not None]
-    if config.model == "vae":
-        names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
-    meta = checkpoint.restore({name: getattr(nets, name) for name in names}, path, partial=True)
-    return config, nets, meta

@@ -181,10 +181,10 @@ class AMRTuner(keras_tuner.Tuner):
             print(trial_line(self.oracle.get_trial(trial.trial_id)), flush=True)
 
     def load_model(self, trial):
-        """The best networks of the trial's first seed (`trainers.run.load_networks`)."""
-        from trainers import run
+        """The best networks of the trial's first seed (`amr_tf.checkpoint.load_networks`)."""
+        from amr_tf import checkpoint
 
-        return run.load_networks(self.run_dir(trial.trial_id, self.seeds[0]))[1]
+        return checkpoint.load_networks(self.run_dir(trial.trial_id, self.seeds[0]))[1]
 
 
 def summarize(records):

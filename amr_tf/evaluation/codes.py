@@ -241,12 +241,12 @@ def attribute_columns(y_a, y_b, steps=8, max_corners=16):
 
 
 def load_networks(run_dir, which="best"):
-    """(config, networks, checkpoint metadata) of a run: `trainers.run.load_networks`.
+    """(config, networks, checkpoint metadata) of a run: `amr_tf.checkpoint.load_networks`.
 
-    The package's one import of `trainers` (which builds the networks and restores them from
-    the checkpoint); the runner and the interpolation figures' compared runs load through here.
+    The package's one place that loads networks (it imports TensorFlow and Keras); the runner and
+    the interpolation figures' compared runs load through here.
     """
-    from trainers.run import load_networks as load
+    from amr_tf.checkpoint import load_networks as load
 
     return load(run_dir, which)
 

@@ -18,7 +18,7 @@ from amr_tf.evaluation import codes, disentanglement, fid, interpolations, lines
 # a module with the interface described in amr_tf/evaluation/__init__.py, and a line here.
 REGISTRY = {metric.NAME: metric for metric in (probe, disentanglement, lines, interpolations, fid)}
 METRICS = tuple(REGISTRY)
-CHECKPOINTS = ("best", "last")
+CHECKPOINTS = rundir.CHECKPOINTS
 DEFAULTS = dict(votes=800, batch_L=800, variance_samples=10000, seed=0, interpolations=16, steps=16,
                 probe_examples=None, fid_examples=10000, inception_weights=None)
 

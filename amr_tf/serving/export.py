@@ -13,10 +13,10 @@ import json
 import re
 from pathlib import Path
 
-from amr_tf import registry
+from amr_tf import registry, rundir
 from amr_tf.serving import archive
 
-CHECKPOINTS = ("best", "last")
+CHECKPOINTS = rundir.CHECKPOINTS
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -61,9 +61,8 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
         >>> export_run("runs/demo", "saved_models")  # doctest: +SKIP
         'saved_models/demo/1'
     """
+    from amr_tf import checkpoint as checkpoints
     from amr_tf import data
-    from trainers import checkpoint as checkpoints
-    from trainers import run
 
     check_request(run_dir, model_name, version, checkpoint, format)
     run_dir = Path(run_dir).resolve()
@@ -73,9 +72,8 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
     if version in present:  # refused before the (slow) checkpoint read; write_version checks again
         raise ValueError(f"{model_dir / str(version)} already exists; versions are never overwritten "
                          "(choose another --version, or omit it for the next one)")
-    config, nets, meta = run.load_networks(run_dir, checkpoint)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt = checkpoints.best_path(ckpt_dir) if checkpoint == "best" else checkpoints.latest(ckpt_dir)
+    config, nets, meta = checkpoints.load_networks(run_dir, checkpoint)
+    ckpt = checkpoints.find(run_dir, checkpoint)
     source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
               "checkpoint_sha256": _sha256(checkpoints.files(ckpt)), "format": format}
     if reuse_same and version is None and present:
