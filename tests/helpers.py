@@ -1,7 +1,11 @@
-"""Shared test helpers: tiny configs and trainers, random batches, weight snapshots, round trips."""
+"""Shared test helpers: tiny configs and trainers, random batches, weight snapshots, round trips,
+and the one way the tests run a command (`run`, `run_cli`, `CLI_ENV`)."""
 
 import dataclasses
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -91,14 +95,43 @@ def assert_round_trip(model, input_shape, seed=0):
     return copy
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
+# -- running the commands ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+# KerasTuner's distributed mode reads these: a command under test must never join a search by accident.
+KERASTUNER_VARIABLES = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
 
-def run_cli(module, *flags, timeout=300):
-    """`python -m module flags...` from the repository root; the CompletedProcess (text)."""
-    import subprocess
-    import sys
+def cli_env(**overrides):
+    """The environment a command under test runs in: TensorFlow's C++ logs quiet, this checkout
+    first on the path, no GPU, none of KerasTuner's distributed variables; then `overrides`
+    (a value of None removes the variable)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    for name in KERASTUNER_VARIABLES:
+        env.pop(name, None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
 
-    return subprocess.run([sys.executable, "-m", module, *flags], cwd=ROOT, env=CLI_ENV, capture_output=True,
-                          text=True, timeout=timeout)
+
+CLI_ENV = cli_env()
+
+
+def command(module, *flags):
+    """The argv of `python -m module flags...` with this interpreter."""
+    return [sys.executable, "-m", module, *flags]
+
+
+def run(cmd, *, cwd=ROOT, env=None, timeout=300):
+    """Runs `cmd` (an argv) to completion from `cwd` (the repository root) in `env` (`CLI_ENV`);
+    the CompletedProcess, its output captured as text."""
+    return subprocess.run(cmd, cwd=cwd, env=CLI_ENV if env is None else env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_cli(module, *flags, timeout=300, **kwargs):
+    """`python -m module flags...` from the repository root (see `run`)."""
+    return run(command(module, *flags), timeout=timeout, **kwargs)

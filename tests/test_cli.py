@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,17 +10,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+from tests.helpers import CLI_ENV, ROOT, run  # noqa: E402
+
 SHORT = ["--dataset=digits", "--batch_size=16", "--steps_per_epoch=4"]
 
 
 def train_cmd(*flags):
     return [sys.executable, "-m", "amr_tf.train", *flags]
-
-
-def run(cmd, timeout=300):
-    return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
 def read_rows(run_dir):
@@ -64,7 +59,7 @@ def test_one_short_epoch_writes_the_run_directory(tmp_path):
 def test_sigkill_then_resume_loses_at_most_one_epoch_and_matches_an_unbroken_run(tmp_path):
     flags = [*SHORT, "--mixer=mixup", "--k=2", "--epochs=4", "--update_g_every=2"]
     broken, unbroken = tmp_path / "broken", tmp_path / "unbroken"
-    proc = subprocess.Popen(train_cmd(*flags, f"--out_dir={broken}"), cwd=ROOT, env=ENV,
+    proc = subprocess.Popen(train_cmd(*flags, f"--out_dir={broken}"), cwd=ROOT, env=CLI_ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
@@ -142,7 +137,7 @@ def test_bad_input_is_one_line_nonzero_and_creates_nothing(tmp_path):
     for name, (flags, _) in BAD.items():
         out = tmp_path / name.replace(" ", "_")
         cmd = train_cmd(*flags, *([] if "run_dir" in flags[0] else [f"--out_dir={out}"]))
-        procs[name] = (out, subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+        procs[name] = (out, subprocess.Popen(cmd, cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, text=True))
     for name, (out, proc) in procs.items():
         stdout, stderr = proc.communicate(timeout=300)

@@ -1,15 +1,14 @@
 """MirroredStrategy over 2 logical CPUs gives the same training as one device."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+from tests.helpers import ROOT, cli_env
+
+ENV = cli_env(TF_CPP_MIN_LOG_LEVEL="3")
 NETS = ("encoder", "decoder", "discriminator", "probe")
 
 

@@ -23,9 +23,8 @@ import pytest  # noqa: E402
 
 from amr_tf import evaluate, evaluation  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
+from tests.helpers import CLI_ENV, ROOT  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
 SUMMARY_LINE = re.compile(r"^[a-z_]+=\S+$")
 
 
@@ -242,11 +241,11 @@ def test_cli_prints_name_value_lines_last_and_fails_in_one_line(runs, tmp_path):
     cmd = [sys.executable, "-m", "amr_tf.evaluate"]
     procs = {
         "ok": subprocess.Popen([*cmd, f"--run_dir={run_dir}", "--metric=probe", "--checkpoint=last"],
-                               cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                               cwd=ROOT, env=CLI_ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
         "missing": subprocess.Popen([*cmd, f"--run_dir={tmp_path / 'nowhere'}", "--metric=probe"],
-                                    cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                                    cwd=ROOT, env=CLI_ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
         "inapplicable": subprocess.Popen([*cmd, f"--run_dir={run_dir}", "--metric=lines"],
-                                         cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE,
+                                         cwd=ROOT, env=CLI_ENV, text=True, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE),
     }
     out = {name: (p.communicate(timeout=240), p.returncode) for name, p in procs.items()}

@@ -13,8 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+from tests.helpers import CLI_ENV, ROOT, cli_env, run  # noqa: E402
+
 # The exported graph must compute what the networks compute, on every CPU kernel path.
 pytestmark = pytest.mark.numerics
 SIGNATURES = {"serving_default", "encode", "reconstruct", "interpolate", "mix"}
@@ -130,10 +130,6 @@ FRESH_CHECKS = textwrap.dedent("""
 """)
 
 
-def run(cmd, cwd=ROOT, timeout=240):
-    return subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
-
-
 def export_cmd(*flags):
     return [sys.executable, "-m", "amr_tf.export", *flags]
 
@@ -164,7 +160,7 @@ def exported(run_dir):
 def fresh(exported, tmp_path_factory):
     """What the fresh-process checks saw (run from outside the repository)."""
     cwd = tmp_path_factory.mktemp("fresh")
-    env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
+    env = cli_env(PYTHONPATH=None)
     result = subprocess.run([sys.executable, "-c", FRESH_CHECKS, str(exported)], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -283,7 +279,7 @@ def test_bad_input_is_one_line_and_writes_nothing(run_dir, exported, tmp_path):
         "unknown checkpoint 'newest'": [f"--run_dir={run_dir}", "--checkpoint=newest", f"--export_dir={export_dir}"],
         "already exists": [f"--run_dir={run_dir}", f"--export_dir={exported.parents[1]}", "--version=1"],
     }
-    procs = {expect: subprocess.Popen(export_cmd(*flags), cwd=ROOT, env=ENV, text=True,
+    procs = {expect: subprocess.Popen(export_cmd(*flags), cwd=ROOT, env=CLI_ENV, text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for expect, flags in cases.items()}
     for expect, proc in procs.items():

@@ -3,7 +3,6 @@ KerasTuner's chief/worker mode on localhost, and bad input."""
 
 import csv
 import json
-import os
 import re
 import socket
 import subprocess
@@ -13,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from amr_tf.config import Config
+from tests.helpers import CLI_ENV, ROOT, run  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
-for _name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
-    ENV.pop(_name, None)
 TINY = ["--dataset=digits", "--batch_size=16", "--steps_per_epoch=2", "--epochs=1"]
 TRIAL_LINE = re.compile(r"^trial (\d+): lamb=(\S+) val_probe_accuracy=([0-9.]+) test_probe_accuracy=([0-9.]+)$")
 BEST_LINE = re.compile(r"^best: lamb=(\S+) \(val_probe_accuracy=([0-9.]+), test=([0-9.]+)\)$")
@@ -25,10 +21,6 @@ BEST_LINE = re.compile(r"^best: lamb=(\S+) \(val_probe_accuracy=([0-9.]+), test=
 
 def search_cmd(*flags):
     return [sys.executable, "-m", "tuning.search", *flags]
-
-
-def run(cmd, env=ENV, timeout=300):
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def trial_lines(stdout):
@@ -154,7 +146,7 @@ def free_port():
 @pytest.mark.slow
 def test_a_chief_and_one_worker_on_localhost_finish_a_three_trial_search(tmp_path):
     flags = search_cmd(*TINY, "--lambdas=2,5,20", f"--directory={tmp_path}")
-    dist = {**ENV, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
+    dist = {**CLI_ENV, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
     procs = {}
     try:
         for tuner_id in ("chief", "tuner0"):
@@ -196,7 +188,7 @@ BAD = {
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
     procs = {}
     for name, (flags, _) in BAD.items():
-        env = {**ENV, "KERASTUNER_ORACLE_IP": "127.0.0.1"} if "distributed" in name else ENV
+        env = {**CLI_ENV, "KERASTUNER_ORACLE_IP": "127.0.0.1"} if "distributed" in name else CLI_ENV
         out = tmp_path / name.replace(" ", "_")
         procs[name] = (out, subprocess.Popen(search_cmd(*TINY, *flags, f"--directory={out}"), cwd=ROOT,
                                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
