@@ -57,7 +57,7 @@ def find_runs(runs_dir):
     root = Path(runs_dir)
     if not root.is_dir():
         raise ValueError(f"--runs={runs_dir} is not a directory")
-    found = [read_run(p.parent) for p in sorted(root.rglob("config.json"))]
+    found = [read_run(p.parent) for p in sorted(root.rglob(rundir.CONFIG_FILE))]
     return [r for r in found if r is not None]
 
 

@@ -46,10 +46,12 @@ METRICS_FILE = "metrics.csv"
 BEST_FILE = "best.json"
 CHECKPOINTS_DIR = "checkpoints"
 EVAL_DIR = "eval"
+IMAGES_DIR = "images"
+LOGS_DIR = "logs"
 # Which checkpoint of a run a reader asks for: the best valid probe accuracy, or the newest epoch.
 CHECKPOINTS = ("best", "last")
 LOCK_FILE = ".lock"
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, CHECKPOINTS_DIR, "images", "logs", EVAL_DIR, LOCK_FILE)
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, CHECKPOINTS_DIR, IMAGES_DIR, LOGS_DIR, EVAL_DIR, LOCK_FILE)
 
 
 def plain(value):
@@ -96,6 +98,25 @@ def config_path(run_dir):
 def eval_path(run_dir, metric):
     """Where `amr_tf.evaluate` writes a metric's record."""
     return Path(run_dir) / EVAL_DIR / f"{metric}.json"
+
+
+def figures_dir(run_dir):
+    """Where `amr_tf.evaluate` draws its figures."""
+    return Path(run_dir) / EVAL_DIR / "figures"
+
+
+def checkpoints_dir(run_dir):
+    return Path(run_dir) / CHECKPOINTS_DIR
+
+
+def images_dir(run_dir):
+    """The pictures drawn while training (one set per epoch)."""
+    return Path(run_dir) / IMAGES_DIR
+
+
+def logs_dir(run_dir, *parts):
+    """TensorBoard's logs (training's, and `parts` below them: "images", "eval")."""
+    return Path(run_dir, LOGS_DIR, *parts)
 
 
 def read_config(run_dir, label=None):
@@ -252,7 +273,7 @@ def _format(value):
 # What may differ between a run directory's config.json and the command that resumes it.
 RESUMABLE_CHANGES = ("epochs",)
 # What --restart moves aside: the whole history of the earlier run.
-RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, "images", "logs")
+RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, IMAGES_DIR, LOGS_DIR)
 
 
 def check_can_take(config, run_dir, find_latest, resume=True, restart=False):

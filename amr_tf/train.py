@@ -57,7 +57,7 @@ def main(argv):
     except OSError as e:  # an unwritable or vanished run directory, a full disk
         fail(f"cannot use {e.filename or run_dir}: {e.strerror or e}")
     except KeyboardInterrupt:
-        latest = checkpoint.latest(os.path.join(run_dir, "checkpoints"), refuse_old=False) if run_dir else None
+        latest = checkpoint.latest(rundir.checkpoints_dir(run_dir), refuse_old=False) if run_dir else None
         where = (f"the same command resumes {run_dir} after its last finished epoch ({latest.name})" if latest
                  else "no epoch had finished, so the same command starts it again")
         cli.fail("amr_tf.train", f"interrupted; {where}", code=130)

@@ -39,7 +39,7 @@ class RunRecorder(keras.callbacks.Callback):
     def __init__(self, run_dir, test_data, history=(), keep=2):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.ckpt_dir = rundir.checkpoints_dir(self.run_dir)
         self.test_data = test_data
         self.history = list(history)
         self.keep = keep
@@ -60,7 +60,7 @@ class RunRecorder(keras.callbacks.Callback):
         }
 
     def _append(self, row):
-        path = self.run_dir / "metrics.csv"
+        path = self.run_dir / rundir.METRICS_FILE
         if self.columns is None:
             if path.exists() and path.stat().st_size:
                 with open(path, newline="") as f:
@@ -128,12 +128,12 @@ class ImageRecorder(keras.callbacks.Callback):
 
     def __init__(self, run_dir, examples, mixer, steps=8, labels=None):
         super().__init__()
-        self.image_dir = Path(run_dir) / "images"
+        self.image_dir = rundir.images_dir(run_dir)
         self.examples = np.asarray(examples)
         self.labels = None if labels is None else np.asarray(labels, np.float32)
         self.mixer = mixer
         self.steps = steps
-        self.writer = tf.summary.create_file_writer(str(Path(run_dir) / "logs" / "images"))
+        self.writer = tf.summary.create_file_writer(str(rundir.logs_dir(run_dir, "images")))
 
     def pictures(self):
         """name -> uint8 picture [H, W, C] for the current weights."""

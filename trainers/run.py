@@ -35,7 +35,7 @@ class TrainingDiverged(TrainingError):
 
 def _diverged_message(run_dir, diverged):
     where = f"epoch {diverged['epoch']}" + (f", step {diverged['step']}" if diverged["step"] else "")
-    latest = checkpoint.latest(Path(run_dir) / "checkpoints")
+    latest = checkpoint.latest(rundir.checkpoints_dir(run_dir))
     kept = (f"the last good checkpoint is {latest} (the command again resumes from it)" if latest is not None
             else "no epoch finished, so there is no checkpoint")
     return f"training diverged: non-finite {', '.join(diverged['values'])} at {where}; {kept}"
@@ -89,10 +89,10 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
                 distributed, chief, info, steps, replicas):
     if chief:
         latest = rundir.check_can_take(config, run_dir, checkpoint.latest, resume, restart)
-        for folder in (run_dir, run_dir / "checkpoints"):
+        for folder in (run_dir, rundir.checkpoints_dir(run_dir)):
             rundir.remove_stale_temps(folder)
     else:
-        latest = checkpoint.latest(run_dir / "checkpoints")
+        latest = checkpoint.latest(rundir.checkpoints_dir(run_dir))
     if distributed:
         print(strategies.describe(strategy), flush=True)
     recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
@@ -132,7 +132,7 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     writers = [
         callbacks.ImageRecorder(run_dir, examples, config.mixer, labels=labels),
         recorder,
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+        keras.callbacks.TensorBoard(str(rundir.logs_dir(run_dir)), write_graph=False),
     ] if chief else []
     try:
         if distributed:

@@ -4,7 +4,6 @@ Image runs: pairs.png (optionally beside other runs' rows), k2_vs_k3.png, bernou
 strip.gif, and class_mixer.png when the run has a class mixer; spiral runs: spiral.png.
 """
 
-from pathlib import Path
 
 import numpy as np
 
@@ -78,9 +77,9 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
     Returns:
         {"files": [...], "figures": {name: description}, "summary": {"figures": n, "figures_dir"}}.
     """
-    from amr_tf import figures
+    from amr_tf import figures, rundir
 
-    out = Path(run_dir) / "eval" / "figures"
+    out = rundir.figures_dir(run_dir)
     rng = np.random.default_rng(seed)
     described = {}
     if codes.is_points(config):

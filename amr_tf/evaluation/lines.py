@@ -10,7 +10,6 @@ the reference strips. They take strips as numpy arrays (no TensorFlow). `evaluat
 run's interpolations and scores them beside those references.
 """
 
-from pathlib import Path
 from typing import Dict, Tuple
 
 import numpy as np
@@ -220,7 +219,7 @@ def evaluate(run_dir, config, nets, interpolations=16, steps=16, seed=0):
     """
     import tensorflow as tf
 
-    from amr_tf import figures
+    from amr_tf import figures, rundir
     from amr_tf.data import lines
 
     test = codes.split(config, "test")
@@ -239,7 +238,7 @@ def evaluate(run_dir, config, nets, interpolations=16, steps=16, seed=0):
     ideal = ideal_interpolation(angles[:interpolations], angles[interpolations:], steps)
     model_scores, pixel_scores, ideal_scores = (lines_metrics(s) for s in (strips, pixel, ideal))
     rows = [row for pair in zip(strips, pixel) for row in pair]
-    figure = figures._save(Path(run_dir) / "eval" / "figures" / "lines.png",
+    figure = figures._save(rundir.figures_dir(run_dir) / "lines.png",
                            figures._labelled(rows, ["model", "pixel"] * interpolations))
     result = {"model": model_scores, "pixel": pixel_scores, "ideal": ideal_scores,
               "interpolations": interpolations, "steps": steps, "seed": seed, "n_ideal": N_IDEAL,

@@ -7,7 +7,6 @@ The metrics are the modules of REGISTRY (see `amr_tf.evaluation`); nothing here 
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -103,7 +102,7 @@ def log_scalars(run_dir, summary, step, names=None):
         return {}
     import tensorflow as tf
 
-    writer = tf.summary.create_file_writer(str(Path(run_dir) / "logs" / "eval"))
+    writer = tf.summary.create_file_writer(str(rundir.logs_dir(run_dir, "eval")))
     with writer.as_default():
         for tag, value in scalars.items():
             tf.summary.scalar(tag, value, step=int(step))
