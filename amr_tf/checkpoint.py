@@ -539,12 +539,7 @@ def latest(directory, refuse_old=True):
         CheckpointError: there is none but the folder holds .npz checkpoints of an older amr_tf
             (unless `refuse_old` is False).
     """
-    found = _complete(directory, "epoch")
-    if found:
-        return found[-1][1]
-    if refuse_old:
-        _refuse_older(directory, "epoch")
-    return None
+    return _newest(directory, "epoch", refuse_old)
 
 
 def best_path(directory, epoch=None, refuse_old=True):
@@ -552,11 +547,15 @@ def best_path(directory, epoch=None, refuse_old=True):
     Without: the newest complete best checkpoint in `directory`, or None (CheckpointError as `latest`)."""
     if epoch is not None:
         return Path(directory) / f"best-{epoch:04d}"
-    found = _complete(directory, "best")
+    return _newest(directory, "best", refuse_old)
+
+
+def _newest(directory, kind, refuse_old):
+    found = _complete(directory, kind)
     if found:
         return found[-1][1]
     if refuse_old:
-        _refuse_older(directory, "best")
+        _refuse_older(directory, kind)
     return None
 
 

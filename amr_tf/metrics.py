@@ -8,23 +8,18 @@ metric of Kim & Mnih 2018, as google-research/disentanglement_lib computes it) a
 it does not import TensorFlow.
 """
 
-from amr_tf.evaluation.disentanglement import factor_vae_dsprites, factor_vae_score
-from amr_tf.evaluation.lines import (
-    N_IDEAL,
-    closest_line,
-    ideal_interpolation,
-    ideal_lines,
-    lines_mean_distance,
-    lines_metrics,
-    lines_smoothness,
-    pixel_interpolation,
-    smoothness_score,
-)
+from amr_tf import evaluation as _evaluation
 
-__all__ = [
-    "factor_vae_score", "factor_vae_dsprites",
-    "ideal_lines", "closest_line", "smoothness_score",
-    "lines_mean_distance", "lines_smoothness", "lines_metrics",
-    "ideal_interpolation", "pixel_interpolation",
-    "N_IDEAL",
-]
+NAMES = ("factor_vae_score", "factor_vae_dsprites", "ideal_lines", "closest_line", "smoothness_score",
+         "lines_mean_distance", "lines_smoothness", "lines_metrics", "ideal_interpolation",
+         "pixel_interpolation", "N_IDEAL")
+
+
+def __getattr__(name):
+    if name in NAMES:
+        return getattr(_evaluation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(NAMES)

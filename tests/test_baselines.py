@@ -15,16 +15,8 @@ import tensorflow as tf  # noqa: E402
 
 from amr_tf import losses, mixers  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
-from tests.helpers import (  # noqa: E402
-    changed,
-    fake_info,
-    make_trainer,
-    network_weights,
-    random_batch,
-    roundtrip,
-    snapshot,
-    tiny_config,
-)
+from tests import helpers  # noqa: E402
+from tests.helpers import changed, fake_info, make_trainer, network_weights, random_batch, snapshot, tiny_config  # noqa: E402
 from trainers.acai import ACAI_LOSS_NAMES, ACAITrainer  # noqa: E402
 from trainers.amr import SUPERVISED_NAMES, AMRTrainer  # noqa: E402
 from trainers.base import BaseTrainer  # noqa: E402
@@ -162,7 +154,7 @@ def test_vae_trainer_round_trips_and_shares_only_the_base_with_amr():
     assert isinstance(trainer, BaseTrainer) and not isinstance(trainer, AMRTrainer)
     assert trainer.optimizer_names == ["ae_optimizer", "probe_optimizer"]
     assert trainer.step_optimizer is trainer.ae_optimizer
-    for copy in (VAETrainer.from_config(trainer.get_config()), roundtrip(trainer)):
+    for copy in (VAETrainer.from_config(trainer.get_config()), helpers.roundtrip(trainer)):
         assert isinstance(copy, VAETrainer) and copy.discriminator is None and copy.encoder.variational
         assert (copy.kl_weight, copy.lamb, copy.recon_loss, copy.seed) == (7.0, 3.0, "bce_sum", 2)
         assert copy.encoder is not trainer.encoder

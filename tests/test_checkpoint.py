@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from amr_tf import checkpoint as fmt  # noqa: E402
 from tests.helpers import make_trainer, random_batch, tiny_config  # noqa: E402
 from trainers import checkpoint  # noqa: E402
 from trainers.checkpoint import CheckpointError  # noqa: E402
@@ -380,24 +381,11 @@ class _Payload:
         return os.mkdir, (self.marker,)
 
 
-class _Bytes(tf.train.experimental.PythonState):
-    """A 'meta' written by someone else: arbitrary bytes."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def serialize(self):
-        return self.data
-
-    def deserialize(self, string_value):
-        self.data = string_value
-
-
 def test_loading_never_unpickles(tmp_path):
     marker = tmp_path / "unpickled"
     path = tmp_path / "epoch-0001"
     payload = pickle.dumps(_Payload(str(marker)))
-    tf.train.Checkpoint(meta=_Bytes(payload)).write(str(path))
+    tf.train.Checkpoint(meta=fmt._Meta(payload)).write(str(path))  # a 'meta' of arbitrary bytes
     with pytest.raises(CheckpointError, match="corrupt"):
         checkpoint.read(path)
     with pytest.raises(CheckpointError, match="corrupt"):

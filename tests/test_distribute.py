@@ -80,24 +80,8 @@ def _free_port():
 @pytest.mark.slow
 def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
     out = tmp_path / "run"
-    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
-    procs = []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", "--epochs=1",
-             "--steps_per_epoch=2", "--batch_size=16", f"--out_dir={out}"],
-            cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True))
-    outputs = []
-    try:
-        for proc in procs:
-            outputs.append(proc.communicate(timeout=540)[0])
-    finally:
-        for proc in procs:
-            proc.kill()
-    for proc, output in zip(procs, outputs):
-        assert proc.returncode == 0, output[-3000:]
+    outputs = _multi_worker(out, ["--epochs=1", "--steps_per_epoch=2", "--batch_size=16"])
+    for output in outputs:
         assert "2 replicas" in output
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 2 and rows[1].startswith("1,")  # the chief wrote the one finished epoch
@@ -162,13 +146,15 @@ def _rows(out):
 
 
 def _multi_worker(out, epochs):
-    """Two MultiWorkerMirroredStrategy workers on localhost training into `out`; their outputs."""
+    """Two MultiWorkerMirroredStrategy workers on localhost training into `out` (`epochs` of the small
+    run, or a list of train flags); their outputs, once both exited 0."""
+    flags = _flags(epochs) if isinstance(epochs, int) else list(epochs)
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", *_flags(epochs), f"--out_dir={out}"],
+            [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", *flags, f"--out_dir={out}"],
             cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True))
     outputs = []
