@@ -56,7 +56,9 @@ def prepare_run_dir(config, run_dir, resume=True, restart=False):
 
     Raises:
         ValueError: the directory holds a different run, resume=False and it has checkpoints,
-            or it has a history (metrics.csv rows) but no checkpoint and not `restart`.
+            or it has a history (metrics.csv rows) but no checkpoint and not `restart`;
+            `checkpoint.CheckpointError` (a ValueError): its checkpoints are an older amr_tf's
+            (.npz) and not `restart`.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
