@@ -10,12 +10,16 @@ checkpoint as a JSON string. A checkpoint is a TensorFlow checkpoint prefix: two
 
 The names a user sees. A variable's key is its object path from the name it was given, e.g.
 
-    encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE        a network's layer 1 (its `body` list)
-    discriminator/body/3/vector_u/.ATTRIBUTES/VARIABLE_VALUE spectral norm's power-iteration vector
-    ae_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE      an optimizer's step count
-    ae_optimizer/_momentums/encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE   its slot for that kernel
-    rng/.ATTRIBUTES/VARIABLE_VALUE                           the mixing RNG's state
-    meta/.ATTRIBUTES/py_state                                the JSON metadata
+    encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE             item 1 of the encoder's `body` list
+    encoder/body/3/gamma/.ATTRIBUTES/VARIABLE_VALUE               an instance norm's scale
+    discriminator/body/2/layer/_kernel/.ATTRIBUTES/VARIABLE_VALUE a spectrally normed convolution
+    discriminator/body/2/vector_u/.ATTRIBUTES/VARIABLE_VALUE      its power-iteration vector
+    ae_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE           an optimizer's step count
+    ae_optimizer/_momentums/encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE   its Adam slot for that kernel
+    rng/.ATTRIBUTES/VARIABLE_VALUE                                the mixing RNG's state
+    meta/.ATTRIBUTES/py_state                                     the JSON metadata
+
+(`_kernel` is the attribute Keras keeps a kernel in.)
 
 Keras 3 layers keep their sub-layers in lists that TensorFlow's checkpointing does not see, and
 Keras optimizers list the variables they update: a bare `tf.train.Checkpoint(encoder=...)` would
@@ -34,7 +38,9 @@ newest usable one. Leftovers (the temporary folder, TensorFlow's `*_temp` parts 
 data file without its index) are never read; `amr_tf.rundir.remove_stale_temps` removes the
 temporary folders of dead writers, `prune` the orphan files. A fixed name is never rewritten in
 place: the best checkpoint is `best-NNNN` (NNNN its epoch), the older one deleted only after the
-newer is complete.
+newer is complete. (Only an epoch trained again after its checkpoint was deleted, or a best of
+that epoch, replaces a checkpoint of the same name: its old index goes first, so a kill then
+leaves it incomplete, and ignored, never an old index over new data.)
 
 Refusals. `restore` first reads the whole checkpoint (TensorFlow checks each tensor's CRC) and
 compares its keys, shapes and dtypes with the objects' own, and checks the metadata; only then does

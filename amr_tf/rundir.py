@@ -295,7 +295,9 @@ def check_can_take(config, run_dir, find_latest, resume=True, restart=False):
 
     Raises:
         ValueError: the directory holds a different run, resume=False and it has checkpoints,
-            or it has a history (metrics.csv rows) but no checkpoint and not `restart`.
+            or it has a history (metrics.csv rows) but no checkpoint and not `restart`; whatever
+            `find_latest` raises (`amr_tf.checkpoint.CheckpointError` for an older amr_tf's .npz
+            checkpoints), except for `restart`.
     """
     from amr_tf.config import Config
 

@@ -259,6 +259,33 @@ def test_versions_count_up_and_never_overwrite(run_dir, tmp_path):
     np.testing.assert_allclose(decoder(h).numpy(), nets.decoder(h).numpy(), atol=1e-6)
 
 
+def test_checkpoint_sha256_recognises_the_same_checkpoint_and_no_other(run_dir, tmp_path):
+    """export.json's checkpoint_sha256 covers the checkpoint's files (its index, then its data):
+    the same files give the same digest (whatever the prefix is called), one changed byte another."""
+    import shutil
+
+    from amr_tf.export import _sha256, export_run
+    from trainers import checkpoint
+
+    best = checkpoint.best_path(run_dir / "checkpoints")
+    names = [p.name for p in checkpoint.files(best)]
+    assert names == ["best-0001.index", "best-0001.data-00000-of-00001"]
+    digest = _sha256(checkpoint.files(best))
+    version = Path(export_run(run_dir, tmp_path / "models", model_name="h", format="keras"))
+    assert json.loads((version / "export.json").read_text())["checkpoint_sha256"] == digest
+    for changed in (None, 0, 1):  # none, the index, the data file
+        copy = tmp_path / f"copy{changed}"
+        copy.mkdir()
+        for path in checkpoint.files(best):
+            shutil.copy(path, copy / path.name.replace("best-0001", "best-0007"))
+        files = checkpoint.files(copy / "best-0007")
+        if changed is not None:
+            raw = bytearray(files[changed].read_bytes())
+            raw[len(raw) // 2] ^= 1
+            files[changed].write_bytes(bytes(raw))
+        assert (_sha256(files) == digest) == (changed is None), changed
+
+
 def test_keras_format_lives_apart_from_tf_serving_versions(run_dir, tmp_path):
     from amr_tf.export import export_run
 

@@ -309,6 +309,7 @@ def test_checkpoint_metadata_of_the_wrong_type_is_refused(tmp_path):
         _fit(out, 2)
 
 
+@pytest.mark.slow
 def test_a_run_directory_of_an_older_amr_tf_is_refused_not_restarted(tmp_path):
     """Its .npz checkpoints are not this version's: one line says so (train, export, the CLI),
     nothing is written, and the run does not silently start again from epoch 0."""
@@ -332,6 +333,10 @@ def test_a_run_directory_of_an_older_amr_tf_is_refused_not_restarted(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert "epoch-0001.npz was written by an older amr_tf" in lines[-1] and "--restart" in lines[-1], lines
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == before
+    _fit(out, 1, restart=True)  # what the message offers: the old history set aside, a new run
+    assert _epochs(out) == [1] and checkpoint.latest(out / "checkpoints") == out / "checkpoints" / "epoch-0001"
+    backups = list(out.glob("restart-backup-*"))
+    assert len(backups) == 1 and (backups[0] / "checkpoints" / "epoch-0001.npz").exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory anyway")
