@@ -599,12 +599,13 @@ def find(run_dir, which="best"):
     return path
 
 
-def load_networks(run_dir, which="best"):
+def load_networks(run_dir, which="best", path=None):
     """The networks of a finished (or running) run, without its trainer or optimizers.
 
     Args:
         run_dir: a run directory written by `trainers.run.fit`.
         which: "best" (best valid probe accuracy) or "last" (newest epoch checkpoint).
+        path: that checkpoint's prefix, when the caller has found it already (`find`).
 
     Returns:
         (config, networks, meta): the run's Config, an `amr_tf.networks.Networks` with the
@@ -617,7 +618,7 @@ def load_networks(run_dir, which="best"):
 
     registry.check("checkpoint", which, rundir.CHECKPOINTS)
     config = rundir.read_config(run_dir)
-    path = find(run_dir, which)
+    path = find(run_dir, which) if path is None else path
     nets = networks.for_config(config, data.info(config.dataset, config))
     names = [name for name in RUN_NETWORKS if getattr(nets, name) is not None]
     if config.model == "vae":

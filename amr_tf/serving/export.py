@@ -72,10 +72,12 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
     if version in present:  # refused before the (slow) checkpoint read; write_version checks again
         raise ValueError(f"{model_dir / str(version)} already exists; versions are never overwritten "
                          "(choose another --version, or omit it for the next one)")
-    config, nets, meta = checkpoints.load_networks(run_dir, checkpoint)
+    # One checkpoint, hashed and then read: a run still training may write a newer one meanwhile.
     ckpt = checkpoints.find(run_dir, checkpoint)
+    digest = _sha256(checkpoints.files(ckpt))
+    config, nets, meta = checkpoints.load_networks(run_dir, checkpoint, path=ckpt)
     source = {"run_dir": str(run_dir), "checkpoint": checkpoint, "epoch": int(meta["epoch"]),
-              "checkpoint_sha256": _sha256(checkpoints.files(ckpt)), "format": format}
+              "checkpoint_sha256": digest, "format": format}
     if reuse_same and version is None and present:
         newest = model_dir / str(present[-1])
         old = archive.read_metadata(newest) or {}
