@@ -177,7 +177,7 @@ def _mirrored(out, epochs):
     return [result.stdout]
 
 
-@pytest.mark.numerics
+# Not a numerics test (run again on other kernels): a resume equals an unbroken run on any kernels.
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["mirrored", "multi_worker"])
 def test_a_run_resumed_from_its_checkpoint_matches_an_unbroken_one(tmp_path, strategy):

@@ -264,7 +264,8 @@ def test_checkpoint_sha256_recognises_the_same_checkpoint_and_no_other(run_dir, 
     the same files give the same digest (whatever the prefix is called), one changed byte another."""
     import shutil
 
-    from amr_tf.export import _sha256, export_run
+    from amr_tf.serving import export_run
+    from amr_tf.serving.export import _sha256
     from trainers import checkpoint
 
     best = checkpoint.best_path(run_dir / "checkpoints")
