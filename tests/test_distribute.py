@@ -77,20 +77,6 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
-    out = tmp_path / "run"
-    outputs = _multi_worker(out, ["--epochs=1", "--steps_per_epoch=2", "--batch_size=16"])
-    for output in outputs:
-        assert "2 replicas" in output
-    rows = (out / "metrics.csv").read_text().strip().splitlines()
-    assert len(rows) == 2 and rows[1].startswith("1,")  # the chief wrote the one finished epoch
-    assert (out / "checkpoints" / "epoch-0001.index").exists()
-    # both workers trained the same replicated model: identical logged losses
-    losses = [[part for part in o.splitlines() if "d_loss:" in part][-1].split(" - ")[3:8] for o in outputs]
-    assert losses[0] == losses[1]
-
-
 VAE_UNDER_MIRRORED = """
 import json
 import numpy as np
@@ -177,17 +163,37 @@ def _mirrored(out, epochs):
     return [result.stdout]
 
 
-# Not a numerics test (run again on other kernels): a resume equals an unbroken run on any kernels.
+# Not numerics tests (run again on other kernels): a resume equals an unbroken run on any kernels.
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["mirrored", "multi_worker"])
-def test_a_run_resumed_from_its_checkpoint_matches_an_unbroken_one(tmp_path, strategy):
-    """Epoch 1, then a second command that resumes from the epoch-1 checkpoint (every worker
-    reads it, the chief wrote it), gives the rows of one two-epoch run, to the bit."""
-    train = _mirrored if strategy == "mirrored" else _multi_worker
+def test_a_mirrored_run_resumed_from_its_checkpoint_matches_an_unbroken_one(tmp_path):
+    """Epoch 1, then a second command that resumes from the epoch-1 checkpoint, gives the rows of
+    one two-epoch run, to the bit (MirroredStrategy over 2 logical CPUs)."""
+    _assert_resume_matches_unbroken(tmp_path, _mirrored)
+
+
+@pytest.mark.slow
+def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
+    """Two MultiWorkerMirroredStrategy workers on localhost: the first epoch is a run of its own
+    (2 replicas, the chief's one row and checkpoint, the same losses logged by both workers), and
+    a second command that resumes from it (every worker reads the chief's checkpoint) gives the
+    rows of one two-epoch run, to the bit."""
+    def check_first_epoch(out, outputs):
+        assert all("2 replicas" in output for output in outputs)
+        # both workers trained the same replicated model: identical logged losses
+        losses = [[part for part in o.splitlines() if "d_loss:" in part][-1].split(" - ")[3:8] for o in outputs]
+        assert losses[0] == losses[1]
+
+    _assert_resume_matches_unbroken(tmp_path, _multi_worker, check_first_epoch)
+
+
+def _assert_resume_matches_unbroken(tmp_path, train, check_first_epoch=None):
     unbroken, resumed = tmp_path / "unbroken", tmp_path / "resumed"
     train(unbroken, 2)
-    train(resumed, 1)
-    assert [r["epoch"] for r in _rows(resumed)] == ["1"]
+    first = train(resumed, 1)
+    assert [r["epoch"] for r in _rows(resumed)] == ["1"]  # the chief wrote the one finished epoch
+    assert (resumed / "checkpoints" / "epoch-0001.index").exists()
+    if check_first_epoch is not None:
+        check_first_epoch(resumed, first)
     outputs = train(resumed, 2)
     assert all("resuming" in output and "epoch-0001" in output for output in outputs), outputs[0][-2000:]
     rows, reference = _rows(resumed), _rows(unbroken)

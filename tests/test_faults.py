@@ -1,6 +1,7 @@
 """Fault injection: what a run directory looks like after things go wrong (tiny digits runs)."""
 
 import csv
+import dataclasses
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -313,13 +314,14 @@ def test_checkpoint_metadata_of_the_wrong_type_is_refused(tmp_path):
 def test_a_run_directory_of_an_older_amr_tf_is_refused_not_restarted(tmp_path):
     """Its .npz checkpoints are not this version's: one line says so (train, export, the CLI),
     nothing is written, and the run does not silently start again from epoch 0."""
+    from amr_tf import rundir
     from trainers import checkpoint
 
-    out = tmp_path / "run"
-    _fit(out, 1)
-    folder = out / "checkpoints"
-    for path in list(folder.iterdir()):
-        path.unlink()
+    out = tmp_path / "run"  # what an older amr_tf left after one epoch: config, its row, .npz files
+    rundir.write_json(rundir.config_path(out), dataclasses.asdict(tiny_config(epochs=1, steps_per_epoch=2)))
+    (out / "metrics.csv").write_text("epoch,val_probe_accuracy\n1,0.5\n")
+    folder = rundir.checkpoints_dir(out)
+    folder.mkdir()
     for name in ("epoch-0001.npz", "best.npz"):  # as the .npz format's save wrote them
         np.savez(folder / name, **{"encoder/0000": np.zeros(3, np.float32),
                                    "__meta__": np.frombuffer(b'{"epoch": 1, "history": []}', np.uint8)})
