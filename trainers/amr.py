@@ -127,12 +127,6 @@ class AMRTrainer(BaseTrainer):
     NETWORKS = ("encoder", "decoder", "discriminator", "probe", "class_mixer")
 
     @property
-    def network_names(self):
-        """The networks a checkpoint holds, in a fixed order."""
-        names = ["encoder", "decoder", "discriminator", "probe"]
-        return names + (["class_mixer"] if self.class_mixer is not None else [])
-
-    @property
     def optimizer_names(self):
         names = ["ae_optimizer", "d_optimizer", "probe_optimizer"]
         return names + (["cls_optimizer"] if getattr(self, "cls_optimizer", None) is not None else [])

@@ -28,7 +28,8 @@ class BaseTrainer(keras.Model):
         **kwargs: `keras.Model` arguments (name, ...).
     """
 
-    # The networks this kind of trainer serialises in `get_config`, in order.
+    # The networks this kind of trainer has (None where a configuration lacks one), in order: what
+    # `get_config` serialises and a checkpoint holds.
     NETWORKS = ("encoder", "decoder", "probe")
 
     def __init__(self, encoder, decoder, probe, lamb=10.0, recon_loss="l1", weight_decay=1e-5, seed=0,
@@ -53,8 +54,8 @@ class BaseTrainer(keras.Model):
 
     @property
     def network_names(self):
-        """The networks a checkpoint holds (attributes of the trainer)."""
-        return ["encoder", "decoder", "probe"]
+        """The networks a checkpoint holds: those of `NETWORKS` the trainer has, in that order."""
+        return [name for name in self.NETWORKS if getattr(self, name, None) is not None]
 
     @property
     def optimizer_names(self):
