@@ -410,6 +410,35 @@ def test_config_round_trip(cls, args, shape):
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
 
 
+def test_every_network_gives_back_every_constructor_argument():
+    """Each network's `get_config` holds every argument of its constructor, with the value it
+    was given: one forgotten `keep` would rebuild a different network from a saved config."""
+    import inspect
+
+    from amr_tf.networks import layers
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    classes = sorted(set(subclasses(layers.Stack)), key=lambda c: c.__name__)
+    assert {"Encoder", "Decoder", "Discriminator", "BurgessEncoder", "BurgessDecoder",
+            "BurgessDiscriminator", "MLPEncoder", "MLPDecoder", "MLPDiscriminator", "Probe",
+            "ClassMixer"} <= {c.__name__ for c in classes}
+    for cls in classes:
+        if cls in (layers.Coder, layers.Critic):
+            continue
+        params = [p for p in inspect.signature(cls.__init__).parameters.values()
+                  if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
+        # values unlike any default (ints 3..; the Critic's spectral norm "keras")
+        args = {p.name: ("keras" if p.name == "spectral_norm" else
+                         bool(p.default is False) if isinstance(p.default, bool) else i + 3)
+                for i, p in enumerate(params)}
+        config = cls(**args).get_config()
+        assert {k: config.get(k, "missing") for k in args} == args, cls.__name__
+
+
 def test_default_names(acai32):
     assert [m.name for m in acai32[:4]] == ["encoder", "decoder", "discriminator", "probe"]
     assert acai32.class_mixer is None  # only with n_attributes > 0

@@ -45,8 +45,6 @@ def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=Non
                           spectral_norm=spectral_norm)]
 
 
-
-
 @keras.saving.register_keras_serializable(package="amr_tf")
 class Encoder(Coder):
     """Encoder h = f(x): [B, 32, 32, C] -> [B, 4, 4, latent].
@@ -62,13 +60,9 @@ class Encoder(Coder):
 
     def __init__(self, latent, depth=16, scales=3, variational=False, **kwargs):
         super().__init__(variational, **kwargs)
-        self.latent, self.depth, self.scales = latent, depth, scales
+        self.keep(latent=latent, depth=depth, scales=scales)
         self.body = _encoder_stack(latent * (2 if variational else 1), depth, scales,
                                    self.dtype_policy)
-
-    def get_config(self):
-        return {**super().get_config(), "latent": self.latent, "depth": self.depth,
-                "scales": self.scales}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -85,7 +79,7 @@ class Decoder(Stack):
     def __init__(self, channels, depth=16, scales=3, **kwargs):
         kwargs.setdefault("name", "decoder")
         super().__init__(**kwargs)
-        self.channels, self.depth, self.scales = channels, depth, scales
+        self.keep(channels=channels, depth=depth, scales=scales)
         dtype = self.dtype_policy
         self.body = []
         k_in = None  # plain convs: their fan-in plays no part in their initialisation
@@ -93,10 +87,6 @@ class Decoder(Stack):
             self.body += _block(depth << s, k_in, dtype) + _block(depth << s, k_in, dtype)
             self.body.append(keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype))
         self.body += _block(depth, k_in, dtype) + [conv(channels, 3, dtype)]
-
-    def get_config(self):
-        return {**super().get_config(),
-                "channels": self.channels, "depth": self.depth, "scales": self.scales}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -125,14 +115,9 @@ class Discriminator(Critic):
     def __init__(self, latent, depth=16, scales=3, power_iterations=1, n_attributes=0,
                  spectral_norm="reparametrized", **kwargs):
         super().__init__(power_iterations, n_attributes, spectral_norm, **kwargs)
-        self.latent, self.depth, self.scales = latent, depth, scales
+        self.keep(latent=latent, depth=depth, scales=scales)
         self.set_layers(_encoder_stack(latent, depth, scales, self.dtype_policy, norm=False,
                                        power_iterations=power_iterations, spectral_norm=self.spectral_norm))
-
-    def get_config(self):
-        return {**super().get_config(), "latent": self.latent, "depth": self.depth, "scales": self.scales}
-
-
 
 
 class ACAIPreset(NamedTuple):

@@ -31,8 +31,6 @@ def _burgess_convs(filters, dtype, power_iterations=None, spectral_norm="reparam
     return stack + [keras.layers.Flatten(dtype=dtype)]
 
 
-
-
 @keras.saving.register_keras_serializable(package="amr_tf")
 class BurgessEncoder(Coder):
     """dSprites encoder ("Burgess beta-VAE B", Burgess et al. 2018): [B, 64, 64, C] -> [B, z].
@@ -50,16 +48,12 @@ class BurgessEncoder(Coder):
 
     def __init__(self, z=10, filters=32, hidden=256, variational=False, **kwargs):
         super().__init__(variational, **kwargs)
-        self.z, self.filters, self.hidden = z, filters, hidden
+        self.keep(z=z, filters=filters, hidden=hidden)
         dtype = self.dtype_policy
         self.body = _burgess_convs(filters, dtype) + [
             dense(hidden, dtype, activation="relu", init=he_init),
             dense(hidden, dtype, activation="relu", init=he_init),
             dense(z * (2 if variational else 1), dtype, init=he_init)]
-
-    def get_config(self):
-        return {**super().get_config(), "z": self.z, "filters": self.filters,
-                "hidden": self.hidden}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -80,7 +74,7 @@ class BurgessDecoder(Stack):
     def __init__(self, channels=1, filters=32, hidden=256, **kwargs):
         kwargs.setdefault("name", "decoder")
         super().__init__(**kwargs)
-        self.channels, self.filters, self.hidden = channels, filters, hidden
+        self.keep(channels=channels, filters=filters, hidden=hidden)
         dtype = self.dtype_policy
         self.body = [dense(hidden, dtype, activation="relu", init=he_init),
                      dense(hidden, dtype, activation="relu", init=he_init),
@@ -97,10 +91,6 @@ class BurgessDecoder(Stack):
             self.body.append(keras.layers.ReLU(dtype=dtype) if i < 3
                              else keras.layers.Activation("tanh", dtype=dtype))
 
-    def get_config(self):
-        return {**super().get_config(), "channels": self.channels, "filters": self.filters,
-                "hidden": self.hidden}
-
 
 @keras.saving.register_keras_serializable(package="amr_tf")
 class BurgessDiscriminator(Critic):
@@ -112,24 +102,18 @@ class BurgessDiscriminator(Critic):
     Args:
         filters: channels of every conv (the original's ndf).
         hidden: units of the two hidden dense layers.
-        power_iterations, n_attributes, spectral_norm, **kwargs: as for `Critic` (the class head
-            is a spectrally normalised Dense parallel to the final Dense(1)); `call` as `Critic.call`.
+        The rest, and `call`: `Critic`'s; its class head sits beside the final Dense(1).
     """
 
     def __init__(self, filters=32, hidden=256, power_iterations=1, n_attributes=0,
                  spectral_norm="reparametrized", **kwargs):
         super().__init__(power_iterations, n_attributes, spectral_norm, **kwargs)
-        self.filters, self.hidden = filters, hidden
+        self.keep(filters=filters, hidden=hidden)
         dtype, n, sn = self.dtype_policy, power_iterations, self.spectral_norm
         self.set_layers(_burgess_convs(filters, dtype, n, sn) + [
             dense(hidden, dtype, n, activation="relu", init=he_init, spectral_norm=sn),
             dense(hidden, dtype, n, activation="relu", init=he_init, spectral_norm=sn),
             dense(1, dtype, n, init=he_init, spectral_norm=sn)], head_init=he_init)
-
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "hidden": self.hidden}
-
-
 
 
 class BurgessPreset(NamedTuple):

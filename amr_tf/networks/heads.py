@@ -19,12 +19,9 @@ class Probe(Stack):
     def __init__(self, n_classes, **kwargs):
         kwargs.setdefault("name", "probe")
         super().__init__(**kwargs)
-        self.n_classes = n_classes
+        self.keep(n_classes=n_classes)
         self.body = [keras.layers.Flatten(dtype=self.dtype_policy),
                      dense(n_classes, self.dtype_policy)]
-
-    def get_config(self):
-        return {**super().get_config(), "n_classes": self.n_classes}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -47,7 +44,7 @@ class ClassMixer(Stack):
     def __init__(self, n_attributes, feature_maps, hidden=64, **kwargs):
         kwargs.setdefault("name", "class_mixer")
         super().__init__(**kwargs)
-        self.n_attributes, self.feature_maps, self.hidden = n_attributes, feature_maps, hidden
+        self.keep(n_attributes=n_attributes, feature_maps=feature_maps, hidden=hidden)
         dtype = self.dtype_policy
         self.body = [dense(hidden, dtype, activation="relu"),
                      dense(hidden, dtype, activation="relu"),
@@ -55,9 +52,5 @@ class ClassMixer(Stack):
 
     def call(self, y, training=False):
         return ops.sigmoid(ops.cast(super().call(y, training=training), "float32"))
-
-    def get_config(self):
-        return {**super().get_config(), "n_attributes": self.n_attributes,
-                "feature_maps": self.feature_maps, "hidden": self.hidden}
 
 

@@ -325,7 +325,21 @@ def dense(units, dtype, power_iterations=None, activation=None, init=torch_init,
 
 
 class Stack(keras.Model):
-    """A chain of layers in `self.body`, built shape by shape without running them."""
+    """A chain of layers in `self.body`, built shape by shape without running them.
+
+    A network keeps its constructor's arguments with `self.keep(name=value, ...)`: each becomes
+    an attribute, and `get_config` returns them all, so the Keras round trip
+    (`from_config(get_config())`) rebuilds the same network without a `get_config` per class.
+    """
+
+    def keep(self, **arguments):
+        """Stores `arguments` as attributes and adds their names to what `get_config` returns."""
+        for name, value in arguments.items():
+            setattr(self, name, value)
+        object.__setattr__(self, "_kept", (*getattr(self, "_kept", ()), *arguments))
+
+    def get_config(self):
+        return {**super().get_config(), **{name: getattr(self, name) for name in getattr(self, "_kept", ())}}
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -359,7 +373,7 @@ class Coder(Stack):
 
     @property
     def variational(self):
-        """True if the encoder also predicts a log-variance (a VAE encoder)."""
+        """True if the encoder also predicts a log-variance (a VAE encoder); read-only."""
         return self._variational
 
     def moments(self, x, training=False):
@@ -408,8 +422,8 @@ class Critic(Stack):
     def __init__(self, power_iterations=1, n_attributes=0, spectral_norm="reparametrized", **kwargs):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
-        self.power_iterations, self.n_attributes = power_iterations, n_attributes
-        self.spectral_norm = check_spectral_norm(spectral_norm)
+        self.keep(power_iterations=power_iterations, n_attributes=n_attributes,
+                  spectral_norm=check_spectral_norm(spectral_norm))
 
     def set_layers(self, body, head_init=torch_init):
         """`body`, then (with n_attributes > 0) the class head, a spectrally normalised dense layer
@@ -417,10 +431,6 @@ class Critic(Stack):
         self.body = body
         self.head = (dense(self.n_attributes, self.dtype_policy, self.power_iterations, init=head_init,
                            name="class_head", spectral_norm=self.spectral_norm) if self.n_attributes else None)
-
-    def get_config(self):
-        return {**super().get_config(), "power_iterations": self.power_iterations,
-                "n_attributes": self.n_attributes, "spectral_norm": self.spectral_norm}
 
     def build(self, input_shape):
         super().build(input_shape)

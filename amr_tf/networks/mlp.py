@@ -30,13 +30,9 @@ class MLPEncoder(Coder):
 
     def __init__(self, z=2, hidden=128, n_layers=2, variational=False, **kwargs):
         super().__init__(variational, **kwargs)
-        self.z, self.hidden, self.n_layers = z, hidden, n_layers
+        self.keep(z=z, hidden=hidden, n_layers=n_layers)
         self.body = _mlp(hidden, n_layers, self.dtype_policy) + [
             dense(z * (2 if variational else 1), self.dtype_policy)]
-
-    def get_config(self):
-        return {**super().get_config(), "z": self.z, "hidden": self.hidden,
-                "n_layers": self.n_layers}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -54,12 +50,8 @@ class MLPDecoder(Stack):
     def __init__(self, dims=2, hidden=128, n_layers=2, **kwargs):
         kwargs.setdefault("name", "decoder")
         super().__init__(**kwargs)
-        self.dims, self.hidden, self.n_layers = dims, hidden, n_layers
+        self.keep(dims=dims, hidden=hidden, n_layers=n_layers)
         self.body = _mlp(hidden, n_layers, self.dtype_policy) + [dense(dims, self.dtype_policy)]
-
-    def get_config(self):
-        return {**super().get_config(), "dims": self.dims, "hidden": self.hidden,
-                "n_layers": self.n_layers}
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -69,21 +61,16 @@ class MLPDiscriminator(Critic):
     Args:
         hidden: units of each hidden layer.
         n_layers: number of hidden layers (`layers` is taken by keras.Model).
-        power_iterations, n_attributes, spectral_norm, **kwargs: as for `Critic` (the class head
-            is a spectrally normalised Dense parallel to the final Dense(1)); `call` as `Critic.call`.
+        power_iterations, n_attributes, spectral_norm, **kwargs: `Critic`'s, as is `call` (the
+            class head, a spectrally normalised Dense, reads what the final Dense(1) reads).
     """
 
     def __init__(self, hidden=128, n_layers=2, power_iterations=1, n_attributes=0,
                  spectral_norm="reparametrized", **kwargs):
         super().__init__(power_iterations, n_attributes, spectral_norm, **kwargs)
-        self.hidden, self.n_layers = hidden, n_layers
+        self.keep(hidden=hidden, n_layers=n_layers)
         dtype, n, sn = self.dtype_policy, power_iterations, self.spectral_norm
         self.set_layers(_mlp(hidden, n_layers, dtype, n, sn) + [dense(1, dtype, n, spectral_norm=sn)])
-
-    def get_config(self):
-        return {**super().get_config(), "hidden": self.hidden, "n_layers": self.n_layers}
-
-
 
 
 class MLPPreset(NamedTuple):
