@@ -7,14 +7,15 @@ reduces them with `average` and the global batch size.
 
 import tensorflow as tf
 
+from amr_tf import registry
+
 GAN_LOSSES = ("bce", "mse")
 RECON_LOSSES = ("l1", "l2", "bce", "bce_sum")
 _EPS = 1e-7  # clip for the Bernoulli likelihood of "bce" reconstruction
 
 
 def _check(kind, kinds, what):
-    if kind not in kinds:
-        raise ValueError(f"Unknown {what} loss {kind!r}; choose one of {kinds}")
+    registry.check(f"{what} loss", kind, kinds, as_python=True)
 
 
 def _per_example(values, reduce):

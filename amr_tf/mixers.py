@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from amr_tf import registry
+
 _EPS = 1e-7  # keeps -log(U) finite
 _REGISTRY = {}
 
@@ -49,10 +51,7 @@ def register_mixer(name):
 
 def get_mixer(name):
     """Returns the mixer `fn(h, k, seed) -> MixResult` registered as `name`."""
-    # (the list printed as a Python list: a test of the mixing contract reads it so)
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown mixer {name!r}; expected one of {sorted(_REGISTRY)}.")
-    return _REGISTRY[name]
+    return registry.lookup("mixer", _REGISTRY, name, as_python=True)
 
 
 def mix(h, mixer="mixup", k=2, seed=None):

@@ -115,7 +115,7 @@ def _row(method, mixer=None, k=2, lamb=10.0, **settings):
     elif method == "beta-VAE":
         out = {"model": "vae", "mixer": "none", "kl_weight": 100.0}
     else:
-        raise ValueError(f"unknown method {method!r}")
+        raise registry.unknown("method", method, ("AE+GAN", "AMR", "ACAI", "beta-VAE"))
     out.update(ORIGINAL_PROBE)
     out.update(ORIGINAL_LOOP)
     if settings.get("dataset", "").startswith("dsprites"):
@@ -222,9 +222,7 @@ def table(name):
 
 def recipe(name):
     """The recipe called `name` (see `Recipe.name`)."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe '{name}'; `python -m amr_tf.reproduce --list` shows them")
-    return RECIPES[name]
+    return registry.lookup("recipe", RECIPES, name)
 
 
 def select(table_name, only=None):

@@ -23,7 +23,7 @@ from typing import NamedTuple, Tuple
 import keras
 import tensorflow as tf
 
-from amr_tf import losses, mixers
+from amr_tf import losses, mixers, registry
 from amr_tf.config import D_CALLS
 from trainers import strategy as strategies
 from trainers.base import EVAL_NAMES, BaseTrainer  # noqa: F401  (EVAL_NAMES: imported from here too)
@@ -101,14 +101,10 @@ class AMRTrainer(BaseTrainer):
         self.mixer, self.k = mixer, (1 if mixer == "none" else k)
         self.beta = beta
         self.cls_weight, self.mask_temperature = cls_weight, mask_temperature
-        if label_kind not in LABEL_KINDS:
-            raise ValueError(f"unknown label_kind {label_kind!r}; choose one of {LABEL_KINDS}")
-        self.label_kind = label_kind
+        self.label_kind = registry.check("label_kind", label_kind, LABEL_KINDS)
         self.update_g_every = update_g_every
         self.gan_loss = gan_loss
-        if d_calls not in D_CALLS:
-            raise ValueError(f"unknown d_calls '{d_calls}'; choose one of: {', '.join(D_CALLS)}")
-        self.d_calls = d_calls
+        self.d_calls = registry.check("d_calls", d_calls, D_CALLS)
         mixers.get_mixer(mixer)  # fail early on an unknown name
         if cls_weight > 0 and class_mixer is None:
             raise ValueError(f"cls_weight={cls_weight} needs a class mixer (build the networks with n_attributes > 0)")

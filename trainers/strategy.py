@@ -11,6 +11,8 @@ import os
 
 import tensorflow as tf
 
+from amr_tf import registry
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 
 
@@ -27,8 +29,7 @@ def split_cpu(n):
 
 def make_strategy(name="auto", logical_cpus=None):
     """Returns the `tf.distribute.Strategy` called `name` (see the module docstring)."""
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}")
+    registry.check("strategy", name, STRATEGIES)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (see README)")

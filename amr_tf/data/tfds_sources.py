@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 from absl import logging as absl_logging
 
+from amr_tf import registry as choices
 from amr_tf.data import idx, registry
 
 SPLIT_SEED = 0
@@ -150,7 +151,7 @@ def celeba_attributes(config) -> tuple:
     names = tuple(a.strip() for a in text.split(",") if a.strip())
     bad = [a for a in names if a not in CELEBA_ATTRIBUTES]
     if bad or not names:
-        raise ValueError(f"unknown CelebA attributes {bad or [text]}; choose from: {', '.join(CELEBA_ATTRIBUTES)}")
+        raise choices.unknown("CelebA attribute", ",".join(bad) or text, CELEBA_ATTRIBUTES)
     return names
 
 

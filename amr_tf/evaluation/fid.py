@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amr_tf import registry
 from amr_tf.evaluation import codes
 
 NAME = "fid"
@@ -98,7 +99,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, method="eigh", eps=1e-6):
             covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
         trace_covmean = float(np.trace(covmean).real)
     else:
-        raise ValueError(f"unknown method {method!r}; choose eigh or sqrtm")
+        raise registry.unknown("method", method, ("eigh", "sqrtm"))
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
 
 

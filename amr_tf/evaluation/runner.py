@@ -47,7 +47,7 @@ def select_metrics(spec, config, inception_weights=None, **options):
     options = {"inception_weights": inception_weights, **options}
     names = [n.strip() for n in str(spec or "").split(",") if n.strip()]
     if not names:
-        raise ValueError(f"--metric is empty; choose from: all, {', '.join(REGISTRY)}")
+        raise ValueError(f"--metric is empty; choose one of: all, {', '.join(REGISTRY)}")
     notes = []
     if names == ["all"]:
         chosen = []

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import keras
 
+from amr_tf import registry
 from amr_tf.networks.acai import ACAIPreset
 from amr_tf.networks.burgess import BurgessPreset
 from amr_tf.networks.heads import ClassMixer, Probe
@@ -54,17 +55,13 @@ register_preset("spiral", MLPPreset())
 
 def get_preset(name):
     """Returns the preset called `name`; ValueError naming the choices if unknown."""
-    if name not in _PRESETS:
-        raise ValueError(f"Unknown network preset {name!r}; choose one of {sorted(_PRESETS)}")
-    return _PRESETS[name]
+    return registry.lookup("network preset", _PRESETS, name, as_python=True)
 
 
 def preset_for_bottleneck(bottleneck):
     """Maps the code size d_h (32, 256 or 1024) to its preset name ("acai32", ...)."""
     names = {p.bottleneck: n for n, p in _PRESETS.items() if n.startswith("acai")}
-    if bottleneck not in names:
-        raise ValueError(f"Unknown bottleneck {bottleneck!r}; choose one of {sorted(names)}")
-    return names[bottleneck]
+    return registry.lookup("bottleneck", names, bottleneck, as_python=True)
 
 
 def _checked(name, input_shape):
