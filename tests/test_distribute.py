@@ -38,6 +38,10 @@ def compare(mixer, k, steps, optimizer, dtype="float64", tail=0):
 # at most ~(terms averaged) * 6e-8 = 24 * 6e-8 < 1.5e-6 relative over 3 steps of 8 examples.
 RELATIVE_BOUND = 1e-6
 LOG_REL = 1e-5
+# Not numerics tests (run again with oneDNN held to AVX2 and with oneDNN off): oneDNN has no
+# float64 kernels, so those settings leave these float64 runs on the same Eigen kernels. The
+# script's output was the same to the bit under all three (the three cases below, on an AMD EPYC
+# Zen 4 with AVX-512): running them again would repeat the same computation.
 
 
 def _assert_same_training(r, moved):
@@ -48,7 +52,6 @@ def _assert_same_training(r, moved):
         assert r["logs_mirrored"][name] == pytest.approx(value, rel=LOG_REL, abs=1e-7), name
 
 
-@pytest.mark.numerics
 @pytest.mark.parametrize("mixer,k,tail", [("mixup", 3, 0), ("bernoulli", 2, 4)])
 @pytest.mark.slow
 def test_mirrored_matches_default_with_sgd(mixer, k, tail):
@@ -61,7 +64,6 @@ def test_mirrored_matches_default_with_sgd(mixer, k, tail):
     _assert_same_training(r, moved=1e-3)
 
 
-@pytest.mark.numerics
 @pytest.mark.slow
 def test_mirrored_matches_default_with_the_real_adam():
     r = compare("mixup", 3, 3, "adam")

@@ -15,8 +15,9 @@ import pytest  # noqa: E402
 
 from tests.helpers import CLI_ENV, ROOT, cli_env, run  # noqa: E402
 
-# The exported graph must compute what the networks compute, on every CPU kernel path.
-pytestmark = pytest.mark.numerics
+# The exported graph must compute what the networks compute, on every CPU kernel path: the
+# tests that run the exported or restored networks are numerics tests. The ones that read
+# files or refuse input (digests, layouts, bad flags) run the same code on any kernels.
 SIGNATURES = {"serving_default", "encode", "reconstruct", "interpolate", "mix"}
 SAVED_MODEL_CLI = str(Path(sys.executable).parent / "saved_model_cli")
 
@@ -168,6 +169,7 @@ def fresh(exported, tmp_path_factory):
     return json.loads(line[len("RESULT "):])
 
 
+@pytest.mark.numerics
 def test_export_writes_tf_serving_layout(exported):
     assert (exported / "saved_model.pb").is_file()
     assert list((exported / "variables").glob("variables.data-*"))
@@ -178,6 +180,7 @@ def test_export_writes_tf_serving_layout(exported):
     assert not [p.name for p in exported.parent.iterdir() if p.name != "1"], "left-over temporary folders"
 
 
+@pytest.mark.numerics
 def test_fresh_process_loads_every_signature_without_amr_tf(fresh):
     assert set(fresh["signatures"]) == SIGNATURES
     assert fresh["amr_tf_imported"] is False
@@ -187,23 +190,27 @@ def test_fresh_process_loads_every_signature_without_amr_tf(fresh):
     assert fresh["recon_minus_decode_encode"] < 1e-5
 
 
+@pytest.mark.numerics
 def test_interpolation_ends_are_the_reconstructions(fresh):
     assert fresh["strip_shape"] == [7, 32, 32, 1]
     assert max(fresh["strip_ends_minus_recon"]) < 1e-5
     assert fresh["strip_middle_minus_recon"] > 1e-4  # the middle is a mix, not a copy of a
 
 
+@pytest.mark.numerics
 def test_mix_is_the_weighted_sum_of_codes(fresh):
     assert fresh["mix_shape"] == [4, 32, 32, 1]
     assert max(fresh["mix_minus_expected"]) < 1e-5
 
 
+@pytest.mark.numerics
 def test_wrong_shapes_dtypes_ranges_and_non_finite_inputs_are_refused_by_the_signature(fresh):
     assert len(fresh["refused"]) == 24
     wrong = {case: got for case, got in fresh["refused"].items() if got is not True}
     assert not wrong, wrong
 
 
+@pytest.mark.numerics
 def test_warmup_requests_name_every_signature_and_run(fresh):
     names = {name for name, _, _ in fresh["warmup"]}
     assert names == SIGNATURES
@@ -214,6 +221,7 @@ def test_warmup_requests_name_every_signature_and_run(fresh):
         assert (inputs, outputs) == expected[name], name
 
 
+@pytest.mark.numerics
 def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
     shown = run([SAVED_MODEL_CLI, "show", "--all", "--dir", str(exported)])
     assert shown.returncode == 0, shown.stderr[-2000:]
@@ -231,6 +239,7 @@ def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
     assert image.shape == (3, 32, 32, 1) and np.all(np.abs(image) <= 1.0)
 
 
+@pytest.mark.numerics
 def test_versions_count_up_and_never_overwrite(run_dir, tmp_path):
     import keras
     import tensorflow as tf
