@@ -13,7 +13,7 @@ from amr_tf.config import Config  # noqa: E402
 
 def test_defaults_are_the_originals():
     cfg = Config()
-    # SPEC section 2: the PyTorch code's defaults, written out here rather than read from the code.
+    # The original's defaults (its launcher's argparse), written out here rather than read from its code.
     expected = dict(lamb=10.0, beta=0.0, k=2, batch_size=64, lr=1e-4, beta1=0.5, beta2=0.99,
                     weight_decay=1e-5, update_g_every=5, recon_loss="l1", gan_loss="bce",
                     bottleneck=32, cls=0.0, mixer="mixup", model="amr", dataset="digits")

@@ -1,4 +1,4 @@
-"""The recipe registry against SPEC.md's tables, `amr_tf.reproduce` on a tiny recipe, `amr_tf.report`."""
+"""The recipe registry against the paper's result tables, `amr_tf.reproduce` on a tiny recipe, `amr_tf.report`."""
 
 import json
 import re
@@ -12,7 +12,8 @@ from amr_tf.config import Config
 from tests.helpers import run_cli
 from trainers import recipes
 
-# SPEC.md section 5, verbatim (the test below checks it still is, when ../shared is beside us).
+# The paper's results (Tables 1-4), as the project's specification (../shared/SPEC.md, section 5)
+# quotes them, verbatim; the test below checks it still does when ../shared is beside this checkout.
 SPEC_RESULTS = """\
 | setting | AE+GAN | AMR mixup k=2 | AMR Bern k=2 | AMR mixup k=3 | ACAI (their run) |
 |---|---|---|---|---|---|
