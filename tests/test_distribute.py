@@ -1,6 +1,5 @@
 """MirroredStrategy over 2 logical CPUs gives the same training as one device."""
 
-import itertools
 import json
 import subprocess
 import sys
@@ -135,51 +134,35 @@ def _rows(out):
 
 
 def _multi_worker(out, epochs):
-    """Starts two MultiWorkerMirroredStrategy workers on localhost training into `out` (`epochs` of
-    the small run, or a list of train flags); returns `finish`, which waits for both to exit 0
-    and returns their outputs."""
+    """Two MultiWorkerMirroredStrategy workers on localhost training into `out` (`epochs` of the small
+    run, or a list of train flags); their outputs, once both exited 0."""
     flags = _flags(epochs) if isinstance(epochs, int) else list(epochs)
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
-    command = [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", *flags, f"--out_dir={out}"]
-    return _start(out, [(command, {**ENV, "TF_CONFIG": json.dumps(
-        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}) for index in range(2)])
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "amr_tf.train", "--strategy=multi_worker", *flags, f"--out_dir={out}"],
+            cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True))
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=540)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+    return outputs
 
 
 def _mirrored(out, epochs):
-    """Starts a MirroredStrategy run (2 logical CPUs) training into `out`; returns `finish` (as above)."""
-    command = [sys.executable, "-m", "amr_tf.train", "--strategy=mirrored", "--logical_cpus=2", *_flags(epochs),
-               f"--out_dir={out}"]
-    return _start(out, [(command, ENV)])
-
-
-_LAUNCHES = itertools.count()
-
-
-def _start(out, commands):
-    """Starts each (command, env), its output to a file beside `out` (a pipe nobody reads yet could
-    fill and stall it); returns `finish`: waits for all, asserts each exited 0, returns the outputs."""
-    logs = [out.parent / f"{out.name}-{next(_LAUNCHES)}.log" for _ in commands]
-    procs = []
-    for (command, env), log in zip(commands, logs):
-        with open(log, "w") as f:
-            procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT))
-
-    def finish(kill=False):
-        try:
-            for proc in procs:
-                if not kill:
-                    proc.wait(timeout=540)
-        finally:
-            for proc in procs:
-                proc.kill()
-        if kill:
-            return None
-        outputs = [log.read_text() for log in logs]
-        for proc, output in zip(procs, outputs):
-            assert proc.returncode == 0, output[-3000:]
-        return outputs
-
-    return finish
+    result = subprocess.run([sys.executable, "-m", "amr_tf.train", "--strategy=mirrored", "--logical_cpus=2",
+                             *_flags(epochs), f"--out_dir={out}"], cwd=ROOT, env=ENV, capture_output=True,
+                            text=True, timeout=540)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [result.stdout]
 
 
 # Not numerics tests (run again on other kernels): a resume equals an unbroken run on any kernels.
@@ -207,19 +190,13 @@ def test_two_worker_multi_worker_run_on_localhost_finishes_an_epoch(tmp_path):
 
 def _assert_resume_matches_unbroken(tmp_path, train, check_first_epoch=None):
     unbroken, resumed = tmp_path / "unbroken", tmp_path / "resumed"
-    # The unbroken run trains while the broken one trains and resumes: they share nothing.
-    finish_unbroken = train(unbroken, 2)
-    try:
-        first = train(resumed, 1)()
-        assert [r["epoch"] for r in _rows(resumed)] == ["1"]  # the chief wrote the one finished epoch
-        assert (resumed / "checkpoints" / "epoch-0001.index").exists()
-        if check_first_epoch is not None:
-            check_first_epoch(resumed, first)
-        outputs = train(resumed, 2)()
-    except BaseException:
-        finish_unbroken(kill=True)
-        raise
-    finish_unbroken()
+    train(unbroken, 2)
+    first = train(resumed, 1)
+    assert [r["epoch"] for r in _rows(resumed)] == ["1"]  # the chief wrote the one finished epoch
+    assert (resumed / "checkpoints" / "epoch-0001.index").exists()
+    if check_first_epoch is not None:
+        check_first_epoch(resumed, first)
+    outputs = train(resumed, 2)
     assert all("resuming" in output and "epoch-0001" in output for output in outputs), outputs[0][-2000:]
     rows, reference = _rows(resumed), _rows(unbroken)
     assert [r["epoch"] for r in rows] == ["1", "2"]
