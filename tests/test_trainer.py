@@ -381,4 +381,3 @@ def test_d_calls_original_gives_the_batched_losses_at_the_first_call():
         assert np.isfinite(original[name]) and original[name] == pytest.approx(batched[name], rel=0.05), name
     with pytest.raises(ValueError, match="unknown d_calls 'twice'; choose one of: batched, original"):
         tiny_config(d_calls="twice")
-

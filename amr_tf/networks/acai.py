@@ -176,5 +176,3 @@ class ACAIPreset(NamedTuple):
     def discriminator(self, image_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
         return Discriminator(self.latent, self.depth, self.scales_for(image_shape),
                              n_attributes=n_attributes, spectral_norm=spectral_norm, dtype=dtype)
-
-

@@ -146,5 +146,3 @@ class BurgessPreset(NamedTuple):
     def discriminator(self, image_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
         return BurgessDiscriminator(self.d_filters or self.filters, self.hidden, n_attributes=n_attributes,
                                     spectral_norm=spectral_norm, dtype=dtype)
-
-

@@ -52,5 +52,3 @@ class ClassMixer(Stack):
 
     def call(self, y, training=False):
         return ops.sigmoid(ops.cast(super().call(y, training=training), "float32"))
-
-

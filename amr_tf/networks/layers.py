@@ -469,5 +469,3 @@ class Critic(Stack):
         if len(x.shape) > 2:
             x = ops.reshape(x, (-1, math.prod(x.shape[1:])))
         return logits, ops.cast(self.head(x, training=training), "float32")
-
-

@@ -106,5 +106,3 @@ class MLPPreset(NamedTuple):
     def discriminator(self, input_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
         return MLPDiscriminator(self.hidden, self.n_layers, n_attributes=n_attributes,
                                 spectral_norm=spectral_norm, dtype=dtype)
-
-
