@@ -12,6 +12,9 @@ TEST_WORKERS ?= auto
 PARALLEL := -n $(TEST_WORKERS) --dist worksteal
 
 REF_VENV := benchmarks/.venv-reference
+# Before each pass: the CPU, the flags that choose TensorFlow's kernels, the oneDNN setting, and
+# the low-precision convolution tests that setting skips.
+CPU_LINE = $(PY) -c "from amr_tf import cpu; print(cpu.flags_line())"
 
 .PHONY: demo test test-fast test-numerics lint bench reference-venv clean
 
@@ -27,6 +30,7 @@ demo: $(STAMP)
 # The whole suite on this CPU's default kernels, then the floating-point tests again on the
 # kernels an AVX2-only CPU runs (oneDNN held to AVX2) and on TensorFlow's own (oneDNN off).
 test: $(STAMP)
+	@$(CPU_LINE)
 	$(PYTEST) $(PARALLEL) tests
 	$(MAKE) --no-print-directory test-numerics
 
@@ -37,8 +41,10 @@ test-fast: $(STAMP)
 
 test-numerics: $(STAMP)
 	@echo "numerics tests with oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2):"
+	@ONEDNN_MAX_CPU_ISA=AVX2 $(CPU_LINE)
 	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) $(PARALLEL) -m numerics tests
 	@echo "numerics tests with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0):"
+	@TF_ENABLE_ONEDNN_OPTS=0 $(CPU_LINE)
 	TF_ENABLE_ONEDNN_OPTS=0 $(PYTEST) $(PARALLEL) -m numerics tests
 
 # pyflakes, pycodestyle and import order (.ruff.toml); .ci/run runs it before the tests.

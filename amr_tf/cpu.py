@@ -92,3 +92,77 @@ def peak_gflops(text=None, environ=None, cores=None):
 def summary():
     """`isa=... onednn=... cpu="..."` for a benchmark's summary line."""
     return f'isa={isa()} onednn={onednn_path()} cpu="{model()}"'
+
+
+# Low-precision convolutions a oneDNN cap can break. TensorFlow decides whether a data type goes
+# to oneDNN from the CPU's own flags (its IsDataTypeSupportedByOneDNNOnThisCPU), never from
+# ONEDNN_MAX_CPU_ISA; oneDNN then refuses, even in its reference kernels, a data type that the
+# ISA it may use (the CPU's, lowered by the cap) lacks, and the op aborts with "could not create
+# a primitive descriptor". No real CPU is in that state: it arises only when a cap hides part of
+# the CPU from oneDNN, as `make test`'s AVX2 pass does.
+def _flags(text):
+    return set(_field(_cpuinfo() if text is None else text, "flags").split())
+
+
+# Which types TensorFlow hands to oneDNN, from the CPU's flags.
+_ROUTED = {
+    "bfloat16": lambda f: "avx512f" in f or "avx_ne_convert" in f,
+    "float16": lambda f: ("avx512bw" in f and bool({"avx512_fp16", "amx_fp16"} & f)) or "avx_ne_convert" in f,
+}
+# What oneDNN needs for each type: AVX-512 (core) for bfloat16, AVX512-FP16 for float16, or
+# AVX2 with the VNNI-2 extension (AVX-NE-CONVERT) for either.
+_NEEDS = {"bfloat16": ({"avx512_core"}, {"avx2_vnni_2"}),
+          "float16": ({"avx512_core_fp16"}, {"avx2_vnni_2"})}
+# What oneDNN may use under each ONEDNN_MAX_CPU_ISA value (its names; AVX10_1_512 is
+# AVX512_CORE_FP16 renamed), as the capabilities above.
+_CORE, _FP16 = {"avx512_core"}, {"avx512_core", "avx512_core_fp16"}
+_CAP_ALLOWS = {"SSE41": set(), "AVX": set(), "AVX2": set(), "AVX2_VNNI": set(), "AVX2_VNNI_2": {"avx2_vnni_2"},
+               "AVX512_CORE": _CORE, "AVX512_CORE_VNNI": _CORE, "AVX512_CORE_BF16": _CORE,
+               "AVX512_CORE_FP16": _FP16, "AVX10_1_512": _FP16, "AVX512_CORE_AMX": _FP16,
+               "AVX10_1_512_AMX": _FP16, "AVX512_CORE_AMX_FP16": _FP16, "AVX10_1_512_AMX_FP16": _FP16,
+               "AVX10_2_512": _FP16, "AVX10_2_512_AMX_2": _FP16}
+LOW_PRECISIONS = tuple(_ROUTED)
+
+
+def _onednn_can(flags):
+    """The capabilities of _NEEDS that the CPU itself has."""
+    own = set()
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        own.add("avx512_core")
+        if "avx512_fp16" in flags:
+            own.add("avx512_core_fp16")
+    if {"avx2", "avx_ne_convert"} <= flags:
+        own.add("avx2_vnni_2")
+    return own
+
+
+def capped_low_precisions(text=None, environ=None):
+    """The low-precision types ("bfloat16", "float16") whose convolutions abort in this process:
+    TensorFlow routes them to oneDNN (from the CPU's flags) and an ONEDNN_MAX_CPU_ISA cap leaves
+    oneDNN no kernel for them. Empty without a cap, with oneDNN off, or on a CPU whose flags route
+    nothing there. An unknown cap name is read as no cap (oneDNN ignores it too)."""
+    environ = os.environ if environ is None else environ
+    path = onednn_path(environ)
+    if not path.startswith("max_isa="):
+        return ()
+    allowed = _CAP_ALLOWS.get(path.split("=", 1)[1].upper())
+    if allowed is None:
+        return ()
+    flags = _flags(text)
+    usable = _onednn_can(flags) & allowed
+    return tuple(t for t in LOW_PRECISIONS
+                 if _ROUTED[t](flags) and not any(need <= usable for need in _NEEDS[t]))
+
+
+_SHOWN_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_fp16", "avx_ne_convert",
+                "amx_bf16", "amx_fp16")
+
+
+def flags_line(text=None, environ=None):
+    """One line for a test run's header: the CPU, the flags that decide TensorFlow's kernels,
+    the oneDNN setting and the low-precision convolutions it cannot run."""
+    flags = _flags(text)
+    seen = " ".join(f for f in _SHOWN_FLAGS if f in flags) or "none of " + " ".join(_SHOWN_FLAGS)
+    broken = capped_low_precisions(text, environ)
+    return (f'cpu: "{model(text)}"; flags: {seen}; onednn: {onednn_path(environ)}; '
+            f"low-precision convolutions skipped: {', '.join(broken) if broken else 'none'}")

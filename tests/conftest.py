@@ -8,14 +8,15 @@ a machine with AVX-512 also exercises the kernels an AVX2-only CPU runs.
 `slow`: the tests of 25 s and more (whole CLI runs, kills and resumes, several processes);
 `make test` runs them, `make test-fast` does not.
 
-`bfloat16_convs`: runs bfloat16 convolutions. TensorFlow chooses oneDNN's bfloat16 kernels from
-the CPU's own flags, so on an AVX-512 CPU with ONEDNN_MAX_CPU_ISA capped below AVX-512 it asks
-oneDNN for a kernel the cap forbids and the convolution aborts. No real CPU is in that state (an
-AVX2-only CPU gets TensorFlow's own bfloat16 kernels, the ones TF_ENABLE_ONEDNN_OPTS=0 runs), so
-these tests are skipped under such a cap and run in the other two passes.
+`low_precision_convs(dtype, ...)`: runs convolutions in bfloat16 or float16. TensorFlow decides
+from the CPU's own flags whether oneDNN computes those types, so when ONEDNN_MAX_CPU_ISA hides
+part of the CPU from oneDNN (the AVX2 pass on an AVX-512 CPU) it may ask oneDNN for a type the
+cap leaves no kernel for, and the convolution aborts. `amr_tf.cpu.capped_low_precisions` says
+which types are in that state here (bfloat16 on an AVX-512 CPU, float16 too on one with
+AVX512-FP16 or AMX-FP16); the tests marked with one of them are skipped, with the reason, and run
+in the other passes. No real CPU is in that state: a CPU without those flags gets TensorFlow's
+own kernels, the ones the oneDNN-off pass runs.
 """
-
-import os
 
 import pytest
 
@@ -26,23 +27,25 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "numerics: depends on floating-point results; re-run on other CPU kernel paths")
     config.addinivalue_line(
-        "markers", "bfloat16_convs: bfloat16 convolutions; skipped where oneDNN is capped below the CPU")
+        "markers", "low_precision_convs(*dtypes): bfloat16/float16 convolutions; skipped where a oneDNN "
+                   "cap leaves TensorFlow's choice of kernels for those types without one")
     config.addinivalue_line(
         "markers", "slow: whole CLI runs, kills and resumes, multi-process runs; `make test-fast` leaves them out")
 
 
-def _onednn_capped_below_avx512():
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    if not cap or cap == "ALL" or cap.startswith("AVX512") or cap.startswith("AVX10"):
-        return False
-    return cpu.isa().startswith("avx512") and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() != "0"
+def pytest_report_header(config):
+    return cpu.flags_line()
 
 
 def pytest_collection_modifyitems(config, items):
-    if not _onednn_capped_below_avx512():
+    broken = set(cpu.capped_low_precisions())
+    if not broken:
         return
-    skip = pytest.mark.skip(reason="bfloat16 convolutions abort with oneDNN capped below this AVX-512 CPU "
-                                   "(not a state any real CPU is in)")
     for item in items:
-        if "bfloat16_convs" in item.keywords:
-            item.add_marker(skip)
+        for mark in item.iter_markers("low_precision_convs"):
+            hit = sorted(broken & set(mark.args))
+            if hit:
+                item.add_marker(pytest.mark.skip(
+                    reason=f"{', '.join(hit)} convolutions abort with oneDNN capped at "
+                           f"{cpu.onednn_path().split('=', 1)[1]} on this CPU (TensorFlow routes them to oneDNN "
+                           "from the CPU's flags; no real CPU is in this state)"))

@@ -448,7 +448,7 @@ def test_default_names(acai32):
 
 
 @pytest.mark.numerics
-@pytest.mark.bfloat16_convs
+@pytest.mark.low_precision_convs("bfloat16")
 def test_mixed_precision_keeps_the_logit_float32():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
@@ -650,7 +650,7 @@ def test_dsprites_convs_pad_like_torch_padding_1():
 
 
 @pytest.mark.numerics
-@pytest.mark.bfloat16_convs
+@pytest.mark.low_precision_convs("bfloat16")
 def test_mixed_precision_of_the_new_networks():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

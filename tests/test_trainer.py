@@ -292,8 +292,9 @@ def test_fit_logs_val_probe_accuracy():
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("precision", [pytest.param("mixed_bfloat16", marks=pytest.mark.bfloat16_convs),
-                                       "mixed_float16"])
+@pytest.mark.parametrize("precision", [
+    pytest.param("mixed_bfloat16", marks=pytest.mark.low_precision_convs("bfloat16")),
+    pytest.param("mixed_float16", marks=pytest.mark.low_precision_convs("float16"))])
 def test_mixed_precision_step_is_finite_and_close_to_float32(precision):
     batch = random_batch(BATCH, seed=3)
     reference = _logs(make_trainer(tiny_config(mixer="mixup", k=3)), batch)
