@@ -89,6 +89,12 @@ def run(main, program, argv=None):
             fail(program, str(e))
 
     def guarded(args):
+        from absl import logging
+
+        # absl logs INFO by default, and TensorFlow's saver logs a line through it on every
+        # checkpoint: a CLI shows warnings and errors unless --verbosity asks for more.
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)
         try:
             return main(args)
         except KeyboardInterrupt:

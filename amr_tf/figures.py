@@ -26,10 +26,10 @@ from PIL import Image, ImageDraw
 from amr_tf import evaluation, images, mixers
 
 SCALE = 2  # pixels per image pixel in the PNGs
-LABEL_WIDTH = 128 # pixels of the left margin holding the row labels
+LABEL_WIDTH = 128  # pixels of the left margin holding the row labels
 
 
-def _labelled(rows, labels, scale=SCALE, pad=1):
+def labelled(rows, labels, scale=SCALE, pad=1):
     """images.grid(rows) upscaled, with each row's label written in a left margin (RGB or L)."""
     picture = images.grid(rows, pad=pad)
     picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
@@ -75,7 +75,7 @@ def pairs(path, x_a, x_b, runs, steps=8):
             rows.append(_ends(a, strip, b))
             labels.append(label)
     row_labels = ["pixel", *[label for label, _, _ in runs]]
-    return {"file": _save(path, _labelled(rows, labels)), "rows": row_labels, "pairs": int(len(x_a)),
+    return {"file": _save(path, labelled(rows, labels)), "rows": row_labels, "pairs": int(len(x_a)),
             "steps": int(steps), "columns": "input a, decoded alpha = 1 .. 0 (mixup), input b"}
 
 
@@ -100,7 +100,7 @@ def k2_vs_k3(path, triples, encoder, decoder, steps=8):
         rows.append(np.concatenate([_ends(a, evaluation.weighted_strip(encoder, decoder, inputs, weights3), b),
                                     np.asarray(c)[None]]))
         labels += ["k=2", "k=3 (via c, right)"]
-    return {"file": _save(path, _labelled(rows, labels)), "triples": int(len(triples)), "steps": int(steps),
+    return {"file": _save(path, labelled(rows, labels)), "triples": int(len(triples)), "steps": int(steps),
             "rows": ["k=2: a, decoded (1-t, t) on (a, b), b",
                      "k=3: a, decoded ((1-t)^2, t^2, 2t(1-t)) on (a, b, c), b, then c"]}
 
@@ -116,7 +116,7 @@ def bernoulli(path, x_a, x_b, encoder, decoder, steps=8, seed=0):
         codes = mixers.bernoulli_fixed(h[0:1], h[1:2], fractions, seed=seed)
         rows.append(_ends(a, evaluation.decode_numpy(decoder, codes), b))
         labels += ["mixup", "bernoulli"]
-    return {"file": _save(path, _labelled(rows, labels)), "pairs": int(len(x_a)), "steps": int(steps),
+    return {"file": _save(path, labelled(rows, labels)), "pairs": int(len(x_a)), "steps": int(steps),
             "fractions_from_a": [round(float(f), 4) for f in fractions],
             "rows": ["mixup (alpha 1 .. 0)", "bernoulli_fixed (share of feature maps from a, 1 .. 0)"]}
 
@@ -131,7 +131,7 @@ def class_mixer(path, x_a, x_b, y_a, y_b, encoder, decoder, mixer_net, steps=8):
         rows.append(_ends(a, strip, b))
     labels = [f"{int(np.argmax(ya))}|{int(np.argmax(yb))}" if abs(float(np.sum(ya)) - 1) < 1e-6 else "pair"
               for ya, yb in zip(y_a, y_b)]
-    return {"file": _save(path, _labelled(rows, labels)), "pairs": int(len(x_a)),
+    return {"file": _save(path, labelled(rows, labels)), "pairs": int(len(x_a)),
             "columns": ["input a", *columns, "input b"],
             "rows": "one pair each, labelled 'class of a|class of b' for one-hot labels"}
 

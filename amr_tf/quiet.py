@@ -1,9 +1,12 @@
 """Import TensorFlow without its start-up chatter on stderr (for the CLIs).
 
 TF 2.21 writes oneDNN/CUDA notices straight to file descriptor 2 before its own log level
-applies, which buries a CLI's one-line error. With TF_CPP_MIN_LOG_LEVEL >= 2 (the CLIs'
-default) those lines are dropped during the import and device discovery only; set
-TF_CPP_MIN_LOG_LEVEL=0 to see them. Import errors still raise normally.
+applies, which buries a CLI's one-line error. With TF_CPP_MIN_LOG_LEVEL >= 2 those lines are
+dropped during the import and device discovery only. The CLIs' default is 3: TensorFlow's C++
+ERROR lines are then dropped too, which are notices for a user (oneDNN's "supports DT_INT32
+only on platforms with AVX-512" on an AVX-512 CPU, a failed cuInit without a GPU), while a real
+failure still reaches Python as an exception with its message. Set TF_CPP_MIN_LOG_LEVEL=0 to
+see every line. Import errors still raise normally.
 """
 
 import os
@@ -12,7 +15,7 @@ import sys
 
 def import_tensorflow():
     """Imports tensorflow and keras, silencing fd 2 meanwhile when the log level asks for it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] < "2":
         import tensorflow as tf  # noqa: F401
         return

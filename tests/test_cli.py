@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def test_one_short_epoch_writes_the_run_directory(tmp_path):
     assert pngs == ["mixes_epoch0001.png", "reconstructions_epoch0001.png"]
     assert all((out / "images" / p).stat().st_size > 500 for p in pngs)
     assert f"run_dir={out}" in result.stdout
+    # absl's INFO lines (TensorFlow's saver wrote one per checkpoint) are not for the user
+    assert not [line for line in result.stderr.splitlines() if re.match(r"[IW]\d{4} ", line)], result.stderr[-2000:]
 
 
 @pytest.mark.numerics

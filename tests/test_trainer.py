@@ -382,3 +382,45 @@ def test_d_calls_original_gives_the_batched_losses_at_the_first_call():
         assert np.isfinite(original[name]) and original[name] == pytest.approx(batched[name], rel=0.05), name
     with pytest.raises(ValueError, match="unknown d_calls 'twice'; choose one of: batched, original"):
         tiny_config(d_calls="twice")
+
+
+def test_probe_accuracy_traces_once_for_every_batch_size():
+    """The probe accuracy a run reports each epoch is one traced function: batches of any size
+    (the last one is partial) reuse it instead of tracing anew."""
+    from amr_tf import evaluation
+
+    trainer = make_trainer(tiny_config())
+    accuracy = evaluation.ProbeAccuracy(trainer.encoder, trainer.probe)
+    x, y = random_batch(20, seed=1)
+    for batch in (8, 6, 8, 3, 7, 8):
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
+        value = accuracy(dataset)
+        hits = tf.argmax(trainer.probe(trainer.encoder(x, training=False)), -1) == tf.argmax(y, -1)
+        assert value == pytest.approx(float(tf.reduce_mean(tf.cast(hits, tf.float32))))
+    assert accuracy._hits.experimental_get_tracing_count() <= 2
+
+
+@pytest.mark.slow
+def test_a_run_traces_its_probe_accuracy_once(tmp_path):
+    """Five epochs log no retracing warning (a function made per epoch was traced anew each
+    time, and TensorFlow warned from the third epoch on)."""
+    import logging
+
+    from trainers import run
+
+    class Records(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    records = Records()
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(records)
+    try:
+        run.fit(tiny_config(batch_size=64, epochs=5, steps_per_epoch=1), tmp_path / "run", verbose=0)
+    finally:
+        logger.removeHandler(records)
+    assert not [m for m in records.messages if "retracing" in m], records.messages

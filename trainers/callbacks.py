@@ -46,6 +46,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.columns = None
         self.diverged = None  # {"epoch", "step", "values"} of the first non-finite log
         self._epoch = 0
+        self._probe_accuracy = None  # (ids of the encoder and probe, ProbeAccuracy): traced once
 
     @property
     def best(self):
@@ -89,7 +90,10 @@ class RunRecorder(keras.callbacks.Callback):
         trainer = self.model
         if self.diverged is not None:
             return  # the epoch did not finish: no row, no checkpoint
-        logs["test_probe_accuracy"] = evaluation.probe_accuracy(trainer.encoder, trainer.probe, self.test_data)
+        nets = (trainer.encoder, trainer.probe)
+        if self._probe_accuracy is None or self._probe_accuracy[0] != tuple(map(id, nets)):
+            self._probe_accuracy = (tuple(map(id, nets)), evaluation.ProbeAccuracy(*nets))
+        logs["test_probe_accuracy"] = self._probe_accuracy[1](self.test_data)
         row = {"epoch": epoch + 1, **{k: _plain(v) for k, v in logs.items()}}
         row["g_updates"] = int(trainer.ae_optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):

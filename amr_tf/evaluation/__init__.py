@@ -32,6 +32,7 @@ functions that use them.
 
 from amr_tf.evaluation.codes import (
     ENCODE_BATCH,
+    ProbeAccuracy,
     Progress,
     attribute_columns,
     class_mix_strip,
@@ -41,6 +42,7 @@ from amr_tf.evaluation.codes import (
     interpolation_strip,
     load_networks,
     probe_accuracy,
+    reconstruction_l1,
     split_codes,
     three_way_path,
     weighted_strip,
@@ -77,7 +79,8 @@ __all__ = [
     "evaluate_run", "select_metrics", "check_options", "summary_lines", "log_scalars", "describe",
     "REGISTRY", "METRICS", "CHECKPOINTS", "DEFAULTS", "FIGURE_STEPS", "GIF_STEPS", "ENCODE_BATCH",
     # codes and strips
-    "probe_accuracy", "interpolation_strip", "Progress", "code_function", "encode_numpy", "decode_numpy",
+    "probe_accuracy", "ProbeAccuracy", "reconstruction_l1", "interpolation_strip", "Progress", "code_function",
+    "encode_numpy", "decode_numpy",
     "split_codes", "weighted_strip", "three_way_path", "class_mix_strip", "attribute_columns", "load_networks",
     # the metrics' pure parts
     "fit_linear_probe", "factor_vae_score", "factor_vae_dsprites", "grid_sampler",

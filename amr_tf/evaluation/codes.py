@@ -18,19 +18,30 @@ def probe_accuracy(encoder, probe, dataset):
         encoder, probe: Keras models (codes -> logits).
         dataset: batches of (images, one-hot labels).
     """
-    import tensorflow as tf
+    return ProbeAccuracy(encoder, probe)(dataset)
 
-    correct, total = 0, 0
 
-    @tf.function
-    def hits(x, y):
-        logits = probe(encoder(x, training=False), training=False)
-        return tf.reduce_sum(tf.cast(tf.argmax(logits, -1) == tf.argmax(y, -1), tf.int64))
+class ProbeAccuracy:
+    """`probe_accuracy` for one encoder and probe, traced once: a training run asks every epoch,
+    and a function made per call would be traced anew each time (TensorFlow then warns about
+    retracing). The batch dimension is left free, for the last, partial batch."""
 
-    for x, y in dataset:
-        correct += int(hits(x, y))
-        total += int(x.shape[0])
-    return correct / max(total, 1)
+    def __init__(self, encoder, probe):
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def hits(x, y):
+            logits = probe(encoder(x, training=False), training=False)
+            return tf.reduce_sum(tf.cast(tf.argmax(logits, -1) == tf.argmax(y, -1), tf.int64))
+
+        self._hits = hits
+
+    def __call__(self, dataset):
+        correct, total = 0, 0
+        for x, y in dataset:
+            correct += int(self._hits(x, y))
+            total += int(x.shape[0])
+        return correct / max(total, 1)
 
 
 def interpolation_strip(encoder, decoder, x_a, x_b, steps=8, mixer="mixup"):
@@ -138,6 +149,19 @@ def decode_numpy(decoder, codes, batch_size=256, clip=True):
     out = np.concatenate([tf.cast(decoder(codes[i:i + batch_size], training=False), tf.float32).numpy()
                           for i in range(0, int(codes.shape[0]), batch_size)])
     return np.clip(out, -1.0, 1.0) if clip else out
+
+
+def reconstruction_l1(encoder, decoder, x, batch_size=256):
+    """How well an auto-encoder reconstructs images x ([N, H, W, C] in [-1, 1]).
+
+    Returns:
+        (l1, constant_l1): the mean |x - g(f(x))| (decoded images clipped to [-1, 1]), and the
+        same for the best constant image (the per-pixel median of x), which a decoder that
+        has learned nothing about its input scores at best.
+    """
+    x = np.asarray(x, np.float32)
+    recon = decode_numpy(decoder, encode_numpy(encoder, batch_size)(x), batch_size)
+    return float(np.mean(np.abs(recon - x))), float(np.mean(np.abs(np.median(x, axis=0) - x)))
 
 
 def split_codes(encoder, split_data, indices=None, batch_size=256, label=None):

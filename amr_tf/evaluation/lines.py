@@ -239,7 +239,7 @@ def evaluate(run_dir, config, nets, interpolations=16, steps=16, seed=0):
     model_scores, pixel_scores, ideal_scores = (lines_metrics(s) for s in (strips, pixel, ideal))
     rows = [row for pair in zip(strips, pixel) for row in pair]
     figure = figures._save(rundir.figures_dir(run_dir) / "lines.png",
-                           figures._labelled(rows, ["model", "pixel"] * interpolations))
+                           figures.labelled(rows, ["model", "pixel"] * interpolations))
     result = {"model": model_scores, "pixel": pixel_scores, "ideal": ideal_scores,
               "interpolations": interpolations, "steps": steps, "seed": seed, "n_ideal": N_IDEAL,
               "test_indices": idx.tolist(), "files": [figure],
