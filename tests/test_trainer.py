@@ -402,7 +402,7 @@ def test_probe_accuracy_traces_once_for_every_batch_size():
 
 @pytest.mark.slow
 def test_a_run_traces_its_probe_accuracy_once(tmp_path):
-    """Five epochs log no retracing warning (a function made per epoch was traced anew each
+    """Three epochs log no retracing warning (a function made per epoch was traced anew each
     time, and TensorFlow warned from the third epoch on)."""
     import logging
 
@@ -420,7 +420,7 @@ def test_a_run_traces_its_probe_accuracy_once(tmp_path):
     logger = logging.getLogger("tensorflow")
     logger.addHandler(records)
     try:
-        run.fit(tiny_config(batch_size=64, epochs=5, steps_per_epoch=1), tmp_path / "run", verbose=0)
+        run.fit(tiny_config(batch_size=64, epochs=3, steps_per_epoch=1), tmp_path / "run", verbose=0)
     finally:
         logger.removeHandler(records)
     assert not [m for m in records.messages if "retracing" in m], records.messages
