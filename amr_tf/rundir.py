@@ -106,13 +106,16 @@ def tensorflow_writes(path):
     try:
         yield
     except tf.errors.OpError as e:
-        first = (str(e.message or e).strip().splitlines() or [type(e).__name__])[0][:200]
-        low = first.lower()
+        # "{{function_node ...SaveV2...}} /long/temporary/path; No space left on device": the
+        # reason, without the graph node and the temporary file's name
+        text = re.sub(r"\{\{[^}]*\}\}\s*", "", str(e.message or e)).strip()
+        low = text.lower()
         code = (errno.ENOSPC if isinstance(e, tf.errors.ResourceExhaustedError) or "no space" in low
                 else errno.ENAMETOOLONG if "too long" in low
                 else errno.EDQUOT if "quota" in low
                 else errno.EIO)
-        raise OSError(code, f"TensorFlow could not write it ({type(e).__name__}: {first})", str(path)) from None
+        reason = os.strerror(code) if code != errno.EIO else ((text.splitlines() or [""])[0][-160:] or "I/O error")
+        raise OSError(code, f"{reason} (TensorFlow's {type(e).__name__} while writing it)", str(path)) from None
 
 
 def os_error_line(error, where=None):

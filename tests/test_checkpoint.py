@@ -492,9 +492,13 @@ def test_the_best_is_the_one_best_json_names(tmp_path):
     ckpts.mkdir()
     _touch(ckpts, *_checkpoints("epoch-0002", "best-0001", "best-0003"))  # best-0003: epoch 3 was never finished
     (tmp_path / "best.json").write_text('{"epoch": 1}')
-    assert checkpoint.find(tmp_path, "best") == ckpts / "best-0001"
+    from amr_tf.checkpoint import find
+
+    assert find(tmp_path, "best") == ckpts / "best-0001"
     (tmp_path / "best.json").write_text('{"epoch": 2}')
     with pytest.raises(ValueError, match="best.json names epoch 2, but .* holds no complete best-0002"):
-        checkpoint.find(tmp_path, "best")
-    (tmp_path / "best.json").unlink()  # no best.json (a run of an older amr_tf): the newest best file
-    assert checkpoint.find(tmp_path, "best") == ckpts / "best-0003"
+        find(tmp_path, "best")
+    # no best.json (no finite probe accuracy yet): the newest best of a finished epoch, never
+    # best-0003, whose epoch has no checkpoint
+    (tmp_path / "best.json").unlink()
+    assert find(tmp_path, "best") == ckpts / "best-0001"
