@@ -335,7 +335,10 @@ def save(prefix, objects, meta):
     shutil.rmtree(tmp, ignore_errors=True)  # this process's own leftover
     tmp.mkdir()
     try:
-        tf.train.Checkpoint(**view.roots, **{META: _Meta(text)}).write(str(tmp / prefix.name))
+        from amr_tf import rundir
+
+        with rundir.tensorflow_writes(prefix):
+            tf.train.Checkpoint(**view.roots, **{META: _Meta(text)}).write(str(tmp / prefix.name))
         written = files(tmp / prefix.name)
         if not is_complete(tmp / prefix.name):
             raise OSError(f"TensorFlow wrote {[p.name for p in written]} for {prefix}, not a whole checkpoint")
@@ -566,20 +569,48 @@ def _newest(directory, kind, refuse_old):
 
 
 def prune(directory, keep=2):
-    """Deletes all but the newest `keep` (>= 1) complete epoch checkpoints and all but the newest
-    complete best one, and the leftovers (incomplete files) of older ones."""
+    """Deletes all but the newest `keep` (>= 1) complete epoch checkpoints, all best ones but those
+    a resume can need, and the leftovers (incomplete files) of older ones.
+
+    The best ones kept: the newest, and for each kept epoch checkpoint the best it was written
+    with (the newest best of that epoch or before). A resume from an older epoch checkpoint (its
+    successor killed half-written, or deleted as corrupt) sets aside the bests past it
+    (`set_aside_after`), and its own best must still be there: the one its history names.
+    """
     if keep < 1:
         raise ValueError(f"keep must be >= 1, got keep={keep}")
-    for kind, kept in (("epoch", keep), ("best", 1)):
-        complete = [n for n, _ in _complete(directory, kind)]
+    epochs = [n for n, _ in _complete(directory, "epoch")]
+    bests = [n for n, _ in _complete(directory, "best")]
+    keeping = {"epoch": set(epochs[-keep:]), "best": set(bests[-1:])}
+    for epoch in keeping["epoch"]:
+        before = [b for b in bests if b <= epoch]
+        if before:
+            keeping["best"].add(before[-1])
+    for kind, complete in (("epoch", epochs), ("best", bests)):
         if not complete:
             continue
-        keeping = set(complete[-kept:])
         for number, paths in _numbered(directory, kind).items():
-            if number in keeping or number > complete[-1]:
+            if number in keeping[kind] or number > complete[-1]:
                 continue
             for path in sorted(paths, key=lambda p: not p.name.endswith(".index")):  # the index first
                 path.unlink(missing_ok=True)
+
+
+def set_aside_after(directory, epoch, destination):
+    """Moves the epoch and best checkpoints (complete or not) of epochs past `epoch` from
+    `directory` to `destination` (created when needed), index files first; returns their names.
+    A run resumed at `epoch` has abandoned those epochs: a best of one of them must not stay
+    the run's best, nor be taken by export or evaluate."""
+    moved = []
+    for kind in ("epoch", "best"):
+        for number, paths in sorted(_numbered(directory, kind).items()):
+            if number <= epoch:
+                continue
+            Path(destination).mkdir(parents=True, exist_ok=True)
+            for path in sorted(paths, key=lambda p: not p.name.endswith(".index")):
+                os.replace(path, Path(destination) / path.name)
+            moved.append(f"{kind}-{number:04d}")
+    return moved
 
 
 # -- a trained run's networks ---------------------------------------------------------------
@@ -589,11 +620,27 @@ RUN_NETWORKS = ("encoder", "decoder", "discriminator", "probe", "class_mixer")
 
 
 def find(run_dir, which="best"):
-    """The prefix of a run's "best" or "last" (newest epoch) checkpoint; ValueError if it has none."""
+    """The prefix of a run's "best" or "last" (newest epoch) checkpoint; ValueError if it has none.
+    The best is the one best.json names, when it names one (a run killed after writing a best
+    checkpoint but before finishing its epoch has a newer best file that is not yet its best)."""
     from amr_tf import rundir
 
     directory = Path(run_dir) / rundir.CHECKPOINTS_DIR
     path = best_path(directory) if which == "best" else latest(directory)
+    named = rundir.read_best(run_dir).get("epoch") if which == "best" else None
+    if isinstance(named, int) and not isinstance(named, bool) and path is not None:
+        # the best is the one best.json names (newer best files belong to no finished epoch yet)
+        path = best_path(directory, named)
+        if not is_complete(path):
+            raise ValueError(f"{run_dir}: best.json names epoch {named}, but {directory} holds no complete "
+                             f"{path.name}; use the last checkpoint instead")
+    elif which == "best" and path is not None:
+        # no best.json (a run whose probe accuracy was never finite): the newest best of a
+        # finished epoch
+        last = latest(directory, refuse_old=False)
+        finished = int(last.name.split("-")[1]) if last is not None else 0
+        found = [prefix for number, prefix in _complete(directory, "best") if number <= finished]
+        path = found[-1] if found else None
     if path is None:
         raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
     return path

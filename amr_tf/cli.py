@@ -95,10 +95,14 @@ def run(main, program, argv=None):
         # checkpoint: a CLI shows warnings and errors unless --verbosity asks for more.
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)
+        from amr_tf import rundir
+
         try:
             return main(args)
         except KeyboardInterrupt:
             fail(program, "interrupted", code=130)
+        except OSError as e:  # a path that cannot be used, a full disk: what and where, one line
+            fail(program, *rundir.os_error_line(e))
 
     app.run(guarded, argv=argv, flags_parser=parse)
 

@@ -177,6 +177,9 @@ class Config:
         _choice("precision", self.precision, PRECISIONS)
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got k={self.k}")
+        if self.mixes and self.k > self.batch_size:
+            raise ValueError(f"k={self.k} mixes more examples than a batch holds (batch_size={self.batch_size}); "
+                             f"choose k <= {self.batch_size}")
         if self.mixer != "none" and self.k < 2:
             raise ValueError(
                 f"k={self.k} mixes nothing: mixer '{self.mixer}' needs k >= 2 "

@@ -91,6 +91,54 @@ def read_json(path):
         return None
 
 
+# The OS errors of the machine (a full disk or quota, a failing or read-only device): the
+# commands exit 1 on them, and 2 on the other OS errors, which come from the paths a user gave.
+MACHINE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
+@contextlib.contextmanager
+def tensorflow_writes(path):
+    """Turns TensorFlow's failure to write `path` (a checkpoint, a SavedModel) into an OSError
+    naming it, as Python's own writes fail: a full disk is ResourceExhaustedError, a name too
+    long InvalidArgumentError, neither an OSError, and both would end a command in a traceback."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as e:
+        # "{{function_node ...SaveV2...}} /long/temporary/path; No space left on device": the
+        # reason, without the graph node and the temporary file's name
+        text = re.sub(r"\{\{[^}]*\}\}\s*", "", str(e.message or e)).strip()
+        low = text.lower()
+        code = (errno.ENOSPC if isinstance(e, tf.errors.ResourceExhaustedError) or "no space" in low
+                else errno.ENAMETOOLONG if "too long" in low
+                else errno.EDQUOT if "quota" in low
+                else errno.EIO)
+        reason = os.strerror(code) if code != errno.EIO else ((text.splitlines() or [""])[0][-160:] or "I/O error")
+        raise OSError(code, f"{reason} (TensorFlow's {type(e).__name__} while writing it)", str(path)) from None
+
+
+def os_error_line(error, where=None):
+    """(one line, exit code) for an OSError that ends a command: what failed and where; code 1
+    for the machine's faults (MACHINE_FAULTS), 2 for the rest (a path the user gave)."""
+    name = error.filename or where
+    what = error.strerror or str(error)
+    line = f"cannot use {name}: {what}" if name else what
+    return line, (1 if error.errno in MACHINE_FAULTS else 2)
+
+
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_folder_name(what, name, hint=""):
+    """`name` if it is one plain folder name (letters, digits, '_', '.', '-'; not starting with
+    '.' or '-'; no '/', no newline), else ValueError naming `what`: a name that becomes a folder
+    must not escape its parent or break a listing."""
+    if not isinstance(name, str) or not _FOLDER_NAME.fullmatch(name):
+        raise ValueError(f"{what} {name!r} must be letters, digits, '_', '.' or '-' (a folder name){hint}")
+    return name
+
+
 def config_path(run_dir):
     return Path(run_dir) / CONFIG_FILE
 
@@ -107,6 +155,11 @@ def figures_dir(run_dir):
 
 def checkpoints_dir(run_dir):
     return Path(run_dir) / CHECKPOINTS_DIR
+
+
+def checkpoints_after(run_dir, epoch):
+    """Where a resume at `epoch` moves the checkpoints of the epochs it abandons."""
+    return Path(run_dir) / f"{CHECKPOINTS_DIR}.after-epoch-{epoch}"
 
 
 def images_dir(run_dir):
@@ -273,7 +326,7 @@ def _format(value):
 # What may differ between a run directory's config.json and the command that resumes it.
 RESUMABLE_CHANGES = ("epochs",)
 # What --restart moves aside: the whole history of the earlier run.
-RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, IMAGES_DIR, LOGS_DIR)
+RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, IMAGES_DIR, LOGS_DIR, EVAL_DIR)
 
 
 def check_can_take(config, run_dir, find_latest, resume=True, restart=False):
@@ -353,12 +406,14 @@ def repair_history(run_dir, history, epoch):
     if header is None or "epoch" not in header:
         header = ["epoch"] + sorted({k for r in history for k in r if k != "epoch"})
     at = header.index("epoch")
-    written = {}
+    written, order = {}, []
     for r in rows:
         try:
-            written.setdefault(int(float(r[at])), r)
+            order.append(int(float(r[at])))
+            written.setdefault(order[-1], r)
         except ValueError:
             torn = True
+    unordered = order != sorted(order)
     later = [r for e, r in sorted(written.items()) if e > epoch]
     if later:
         backup = run_dir / f"metrics.after-epoch-{epoch}.csv"
@@ -371,13 +426,15 @@ def repair_history(run_dir, history, epoch):
     wanted = [[_format(r.get(c, "")) for c in header] for r in history]
     kept = [written[e] for e in sorted(written) if e <= epoch]
     repeated = len(rows) != len(written)
-    if torn or later or repeated or [r[at] for r in kept] != [w[at] for w in wanted]:
+    if torn or later or repeated or unordered or [r[at] for r in kept] != [w[at] for w in wanted]:
         # the checkpoint's own rows (it carries them all) replace whatever the file says
         _write_csv(path, header, wanted)
         if torn:
             done.append("rewrote the torn last line of metrics.csv")
         if repeated:
             done.append("dropped repeated rows of metrics.csv")
+        if unordered and not repeated:
+            done.append("put the rows of metrics.csv back in epoch order")
         if len(kept) < len(wanted):
             done.append(f"restored {len(wanted) - len(kept)} row(s) of metrics.csv from the checkpoint")
     return done

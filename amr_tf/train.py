@@ -32,6 +32,8 @@ FLAGS = flags.FLAGS
 
 def config_from_flags():
     """Returns (config, run_dir) from the command line; raises ValueError on bad input."""
+    if FLAGS.run_dir and FLAGS.out_dir:
+        raise ValueError("give --run_dir (continue that run) or --out_dir (where a new run goes), not both")
     if FLAGS.run_dir:
         base = rundir.read_config(FLAGS.run_dir, label=f"--run_dir={FLAGS.run_dir}")
         return dataclasses.replace(base, **cli.config_values(only_given=True)), FLAGS.run_dir
@@ -55,7 +57,7 @@ def main(argv):
     except run.TrainingDiverged as e:  # a script, or a tuner, must be able to tell
         cli.fail("amr_tf.train", str(e), code=3)
     except OSError as e:  # an unwritable or vanished run directory, a full disk
-        fail(f"cannot use {e.filename or run_dir}: {e.strerror or e}")
+        cli.fail("amr_tf.train", *rundir.os_error_line(e, run_dir))
     except KeyboardInterrupt:
         latest = checkpoint.latest(rundir.checkpoints_dir(run_dir), refuse_old=False) if run_dir else None
         where = (f"the same command resumes {run_dir} after its last finished epoch ({latest.name})" if latest

@@ -466,3 +466,39 @@ def test_an_older_npz_checkpoint_is_refused_in_one_line(tmp_path):
     # once a new checkpoint is there, it is the one that counts
     tf.train.Checkpoint(v=tf.Variable(1.0)).write(str(folder / "epoch-0003"))
     assert checkpoint.latest(folder) == folder / "epoch-0003"
+
+
+def test_prune_keeps_the_best_each_kept_epoch_was_written_with(tmp_path):
+    # a resume from epoch 3 (epoch 4's checkpoint lost) needs best-0001, the best it was written with
+    _touch(tmp_path, *_checkpoints("epoch-0002", "epoch-0003", "epoch-0004", "best-0001", "best-0004"))
+    checkpoint.prune(tmp_path, keep=2)
+    assert sorted(os.listdir(tmp_path)) == sorted(_checkpoints("epoch-0003", "epoch-0004", "best-0001", "best-0004"))
+    checkpoint.prune(tmp_path, keep=1)
+    assert sorted(os.listdir(tmp_path)) == sorted(_checkpoints("epoch-0004", "best-0004"))
+
+
+def test_set_aside_after_moves_the_abandoned_epochs_checkpoints(tmp_path):
+    ckpts, aside = tmp_path / "checkpoints", tmp_path / "aside"
+    ckpts.mkdir()
+    _touch(ckpts, *_checkpoints("epoch-0001", "epoch-0002", "best-0002", "best-0003"), "epoch-0003" + DATA)
+    assert checkpoint.set_aside_after(ckpts, 2, aside) == ["epoch-0003", "best-0003"]
+    assert sorted(os.listdir(ckpts)) == sorted(_checkpoints("epoch-0001", "epoch-0002", "best-0002"))
+    assert sorted(os.listdir(aside)) == sorted(_checkpoints("best-0003") + ["epoch-0003" + DATA])
+    assert checkpoint.set_aside_after(ckpts, 2, tmp_path / "other") == [] and not (tmp_path / "other").exists()
+
+
+def test_the_best_is_the_one_best_json_names(tmp_path):
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    _touch(ckpts, *_checkpoints("epoch-0002", "best-0001", "best-0003"))  # best-0003: epoch 3 was never finished
+    (tmp_path / "best.json").write_text('{"epoch": 1}')
+    from amr_tf.checkpoint import find
+
+    assert find(tmp_path, "best") == ckpts / "best-0001"
+    (tmp_path / "best.json").write_text('{"epoch": 2}')
+    with pytest.raises(ValueError, match="best.json names epoch 2, but .* holds no complete best-0002"):
+        find(tmp_path, "best")
+    # no best.json (no finite probe accuracy yet): the newest best of a finished epoch, never
+    # best-0003, whose epoch has no checkpoint
+    (tmp_path / "best.json").unlink()
+    assert find(tmp_path, "best") == ckpts / "best-0001"

@@ -135,3 +135,11 @@ def test_wrong_types_are_one_value_error(overrides, needle):
     base = json.loads(Config().to_json())
     with pytest.raises(ValueError, match=needle):  # as a config.json holding it reads
         Config.from_json(json.dumps({**base, **overrides}))
+
+
+def test_k_is_bounded_by_the_batch():
+    with pytest.raises(ValueError, match="k=99999999999999999999 mixes more examples than a batch holds "
+                                         r"\(batch_size=64\); choose k <= 64"):
+        Config(k=99999999999999999999)
+    assert Config(k=64).k == 64
+    assert Config(mixer="none", k=100).effective_k == 1  # no mixing: k is not used

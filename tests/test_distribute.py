@@ -204,3 +204,16 @@ def _assert_resume_matches_unbroken(tmp_path, train, check_first_epoch=None):
         assert {k: row[k] for k in COMPARED} == {k: ref[k] for k in COMPARED}, row["epoch"]
     assert sorted(p.name for p in (resumed / "checkpoints").glob("*.index"))[-2:] == [
         "epoch-0001.index", "epoch-0002.index"]
+
+
+def test_a_batch_the_replicas_do_not_divide_is_refused_in_one_line(tmp_path):
+    """16 examples over 3 replicas: the global-batch gather assumes equal shares, so it would
+    train on something else; it is refused before anything is written."""
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "amr_tf.train", "--strategy=mirrored", "--logical_cpus=3",
+                             "--dataset=digits", "--batch_size=16", "--steps_per_epoch=1", "--epochs=1",
+                             f"--out_dir={out}"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "batch_size=16 does not split evenly over 3 replicas" in errors[0], errors
+    assert "Traceback" not in result.stderr and not out.exists()

@@ -108,6 +108,14 @@ FRESH_CHECKS = textwrap.dedent("""
         "mix: k must be >= 1": [lambda: sig["mix"](codes=codes[:, :0], weights=tf.ones([4, 0]))],
         "mix: weights must be finite": [lambda: sig["mix"](codes=codes, weights=weights * inf)],
         "mix: codes must be finite": [lambda: sig["mix"](codes=codes * nan, weights=weights)],
+        # a batch of 0 is refused by name, not by a layer in a kernel's words
+        "encode: image must be float32 [B, 32, 32, 1] with B >= 1": [
+            lambda: sig["encode"](image=tf.zeros([0, 32, 32, 1]))],
+        "reconstruct: image must be float32 [B, 32, 32, 1] with B >= 1": [
+            lambda: sig["reconstruct"](image=tf.zeros([0, 32, 32, 1]))],
+        "serving_default: code must be float32 [B, 4, 4, 2] with B >= 1": [
+            lambda: sig["serving_default"](code=code[:0])],
+        "with B >= 1": [lambda: sig["mix"](codes=codes[:0], weights=weights[:0])],  # codes' or weights' check
     }
     refused = {}
     for expected, calls in bad_calls.items():
@@ -118,6 +126,20 @@ FRESH_CHECKS = textwrap.dedent("""
             except tf.errors.InvalidArgumentError as e:
                 refused[f"{expected} #{i}"] = True if expected in e.message else e.message[-400:]
     out["refused"] = refused
+
+    # Finite inputs so large that the networks overflow still give finite images in [-1, 1].
+    big = 3e38
+    huge = {
+        "serving_default": lambda: sig["serving_default"](code=tf.fill(ok_code.shape, big))["image"],
+        "reconstruct": lambda: sig["reconstruct"](image=tf.fill([1, 32, 32, 1], -big))["image"],
+        "interpolate": lambda: sig["interpolate"](image_a=tf.fill([1, 32, 32, 1], big), image_b=x[1:2],
+                                                  steps=tf.constant(3))["images"],
+        "mix": lambda: sig["mix"](codes=codes[:1], weights=tf.fill([1, 2], big))["image"],
+    }
+    out["huge_inputs"] = {}
+    for name, call in huge.items():
+        y = call()
+        out["huge_inputs"][name] = bool(tf.reduce_all(tf.math.is_finite(y))) and float(tf.reduce_max(tf.abs(y))) <= 1
 
     warm = []
     for record in tf.data.TFRecordDataset(path + "/assets.extra/tf_serving_warmup_requests"):
@@ -204,8 +226,13 @@ def test_mix_is_the_weighted_sum_of_codes(fresh):
 
 
 @pytest.mark.numerics
+def test_huge_finite_inputs_give_finite_images(fresh):
+    assert fresh["huge_inputs"] == {name: True for name in ("serving_default", "reconstruct", "interpolate", "mix")}
+
+
+@pytest.mark.numerics
 def test_wrong_shapes_dtypes_ranges_and_non_finite_inputs_are_refused_by_the_signature(fresh):
-    assert len(fresh["refused"]) == 24
+    assert len(fresh["refused"]) == 28
     wrong = {case: got for case, got in fresh["refused"].items() if got is not True}
     assert not wrong, wrong
 

@@ -478,3 +478,238 @@ def test_sigkill_during_an_export_leaves_no_version_and_the_next_export_cleans_u
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in (models / "m").iterdir() if not p.name.startswith(".")) == ["1"]
     assert not glob.glob(str(models / "m" / ".export-*"))
+
+
+# -- kills anywhere in an epoch's end: the invariants hold after every resume ----------------
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL between two of an epoch end's writes (nothing after it runs)."""
+
+
+def _kill_at(monkeypatch, event):
+    """Raises _Killed before the `event`-th write of the epoch-end sequence (best checkpoint,
+    epoch checkpoint, metrics row, best.json, pruning; counted over all epochs from 1)."""
+    from trainers import callbacks
+    from trainers import checkpoint as ckpt
+
+    seen = [0]
+
+    def before(fn):
+        def wrapped(*args, **kwargs):
+            seen[0] += 1
+            if seen[0] == event:
+                raise _Killed()
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(ckpt, "save", before(ckpt.save))
+    monkeypatch.setattr(ckpt, "prune", before(ckpt.prune))
+    monkeypatch.setattr(callbacks, "write_json", before(callbacks.write_json))
+    monkeypatch.setattr(callbacks.RunRecorder, "_append", before(callbacks.RunRecorder._append))
+
+
+def _check_invariants(out):
+    """Every epoch's row once and in order, up to the newest checkpoint; best.json names the best
+    of those rows, its checkpoint exists, and export and evaluate would take that one."""
+    from amr_tf import checkpoint
+
+    ckpts = out / "checkpoints"
+    last = checkpoint.read_meta(checkpoint.latest(ckpts))
+    with open(out / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, last["epoch"] + 1))
+    assert [r["epoch"] for r in last["history"]] == list(range(1, last["epoch"] + 1))
+    accuracy = [float(r["val_probe_accuracy"]) for r in rows]
+    best = int(np.argmax(accuracy)) + 1  # the first of equals, as the run's own rule
+    assert json.loads((out / "best.json").read_text())["epoch"] == best
+    assert checkpoint.find(out, "best") == ckpts / f"best-{best:04d}"
+    assert checkpoint.read_meta(ckpts / f"best-{best:04d}")["epoch"] == best
+    numbers = {int(p.name.split("-")[1].split(".")[0]) for p in ckpts.iterdir() if p.name[:5] in ("epoch", "best-")}
+    assert max(numbers) <= last["epoch"], sorted(os.listdir(ckpts))
+
+
+@pytest.mark.slow
+def test_kills_anywhere_in_the_epoch_end_keep_every_row_once_and_the_best_the_one_best_json_names(
+        tmp_path, monkeypatch):
+    from amr_tf import checkpoint
+
+    out, epochs = tmp_path / "run", 6
+    # val_probe_accuracy moves every epoch at this step size, so bests change hands (one step an
+    # epoch, at the probe's learning rate)
+    config = tiny_config(epochs=epochs, steps_per_epoch=1, batch_size=16)
+    # One trainer for every attempt, as a new process would rebuild it: each resume restores all
+    # its state (weights, optimizer slots, RNG) from the checkpoint, and its step is traced once.
+    trainer = build_trainer(config, data.info("digits"))
+    rng = np.random.default_rng(0)
+    kills = 0
+    for _ in range(12):
+        with monkeypatch.context() as patch:
+            _kill_at(patch, int(rng.integers(1, 10)))
+            try:
+                run.fit(config, out, verbose=0, trainer=trainer)
+            except _Killed:
+                kills += 1
+        ckpts = out / "checkpoints"
+        complete = [p for p in sorted(ckpts.glob("epoch-*.index")) if checkpoint.is_complete(ckpts / p.stem)]
+        if len(complete) >= 2 and rng.random() < 0.3:
+            # the newest found corrupt and deleted, as the refusal advises: a resume one epoch back
+            for path in ckpts.glob(complete[-1].stem + ".*"):
+                path.unlink()
+        if checkpoint.latest(ckpts) is None:
+            continue  # killed before the first epoch checkpoint: the next attempt starts afresh
+        # a resume that trains nothing (the run's own epochs) repairs the directory
+        latest = checkpoint.read_meta(checkpoint.latest(ckpts))["epoch"]
+        run.fit(dataclasses.replace(config, epochs=latest), out, verbose=0, trainer=trainer)
+        _check_invariants(out)
+        if latest == epochs and kills >= 4:
+            break
+    assert kills >= 4
+
+
+# -- a full disk: one line naming what and where, exit 1, the run directory consistent --------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 6 MB tmpfs (a checkpoint of these networks is 4.6 MB: the first epoch's second one does
+    not fit); skips where this process may not mount one."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {(mounted.stderr.strip() or 'mount failed')[:120]}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _one_error_line(result):
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, result.stderr[-2000:]
+    return errors[0]
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_checkpointing_is_one_line_and_the_run_stays_consistent(small_disk):
+    out = small_disk / "run"
+    result = run_cli("amr_tf.train", *TRAIN, "--epochs=2", f"--out_dir={out}")
+    assert result.returncode == 1, result.stderr[-2000:]
+    line = _one_error_line(result)
+    assert "space" in line.lower() and str(out) in line, line
+    # nothing claims an epoch that has no checkpoint
+    rows = _epochs(out) if (out / "metrics.csv").exists() else []
+    from amr_tf import checkpoint
+    latest = checkpoint.latest(out / "checkpoints")
+    assert rows == (list(range(1, checkpoint.read_meta(latest)["epoch"] + 1)) if latest else [])
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_exporting_is_one_line_and_leaves_no_version(tmp_path, small_disk):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    (small_disk / "filler").write_bytes(b"\0" * (5 << 20))  # 1 MB left: less than the SavedModel
+    result = run_cli("amr_tf.export", f"--run_dir={out}", f"--export_dir={small_disk}")
+    assert result.returncode == 1, result.stderr[-2000:]
+    line = _one_error_line(result)
+    assert "space" in line.lower() and str(small_disk) in line, line
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run"]
+    assert list((small_disk / "run").iterdir()) == []  # no version, no half-written folder
+
+
+# -- names that become folders ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "abc\n", ".hidden", "-x", "", "two words", None])
+def test_a_name_that_is_no_plain_folder_name_is_refused(name):
+    from amr_tf import rundir
+
+    with pytest.raises(ValueError, match="must be letters, digits"):
+        rundir.check_folder_name("model name", name)
+
+
+def test_plain_folder_names_pass():
+    from amr_tf import rundir
+
+    for name in ("demo", "digits_mixup_k2_lamb10_s0", "run-1.2"):
+        assert rundir.check_folder_name("model name", name) == name
+
+
+def test_exports_default_model_name_is_checked_too(tmp_path):
+    from amr_tf.serving import export_run
+
+    run_dir = tmp_path / "my run"  # a run directory's name that is no model name
+    run_dir.mkdir()
+    with pytest.raises(ValueError, match="model name 'my run' .* \\(the run directory's name: give one with"):
+        export_run(run_dir, tmp_path / "exports")
+    with pytest.raises(ValueError, match="model name 'abc\\\\n' must be"):
+        export_run(run_dir, tmp_path / "exports", model_name="abc\n")
+    assert not (tmp_path / "exports").exists()
+
+
+# -- the history's details ------------------------------------------------------------------
+
+import shutil  # noqa: E402
+
+
+@pytest.mark.slow
+def test_a_rollback_moves_the_abandoned_best_aside_and_the_best_stays_the_one_best_json_names(tmp_path):
+    """Epoch 3 deleted as corrupt, as the refusal advises: best-0003 (had epoch 3 been the best)
+    must not stay the run's best, and what export and evaluate take is best.json's."""
+    from amr_tf import checkpoint
+
+    out = tmp_path / "run"
+    _fit(out, 3)
+    ckpts = out / "checkpoints"
+    if not (ckpts / "best-0003.index").exists():  # make epoch 3 a best, as it may well be
+        for path in ckpts.glob("epoch-0003.*"):
+            shutil.copy(path, ckpts / path.name.replace("epoch-", "best-"))
+    for path in ckpts.glob("epoch-0003.*"):
+        path.unlink()
+    _fit(out, 2)  # resumes at epoch 2, trains nothing
+    assert not list(ckpts.glob("*-0003.*"))
+    assert (out / "checkpoints.after-epoch-2" / "best-0003.index").exists()
+    best = json.loads((out / "best.json").read_text())["epoch"]
+    assert best <= 2 and checkpoint.find(out, "best") == ckpts / f"best-{best:04d}"
+
+
+def test_a_restart_sets_the_old_evaluation_aside_too(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    (out / "eval").mkdir()
+    (out / "eval" / "probe.json").write_text("{}")
+    _fit(out, 1, restart=True)
+    assert not (out / "eval").exists()
+    assert [p.parent.name for p in out.glob("restart-backup-*/eval")]
+
+
+def test_metrics_rows_out_of_order_are_put_back_in_order(tmp_path, capsys):
+    out = tmp_path / "run"
+    _fit(out, 2)
+    lines = (out / "metrics.csv").read_text().splitlines()
+    (out / "metrics.csv").write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n")
+    _fit(out, 2)
+    assert _epochs(out) == [1, 2]
+    assert "put the rows of metrics.csv back in epoch order" in capsys.readouterr().out
+
+
+def test_a_checkpoint_whose_history_disagrees_with_its_epoch_is_refused(tmp_path):
+    from trainers import checkpoint
+
+    out = tmp_path / "run"
+    _fit(out, 1)
+    ckpts = out / "checkpoints"
+    meta = checkpoint.read_meta(ckpts / "epoch-0001")
+    trainer = build_trainer(tiny_config(epochs=2, steps_per_epoch=2), data.info("digits"))
+    checkpoint.restore(checkpoint.objects(trainer), ckpts / "epoch-0001")
+    checkpoint.save(ckpts / "epoch-0002", checkpoint.objects(trainer), {**meta, "epoch": 2})  # one row, epoch 2
+    with pytest.raises(ValueError, match="epoch-0002 is of epoch 2 but its history holds epochs \\[1\\]"):
+        _fit(out, 3)
+    assert _epochs(out) == [1]
+
+
+def test_out_dir_beside_run_dir_is_one_line(tmp_path):
+    result = run_cli("amr_tf.train", f"--run_dir={tmp_path}", f"--out_dir={tmp_path / 'other'}")
+    assert result.returncode == 2
+    assert "give --run_dir (continue that run) or --out_dir (where a new run goes), not both" in \
+        _one_error_line(result)

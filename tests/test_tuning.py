@@ -182,6 +182,7 @@ BAD = {
     "unknown tuner": (["--tuner=annealing"], ["annealing", "grid, random, bayesian, hyperband"]),
     "zero trials": (["--max_trials=0"], ["--max_trials", ">= 1"]),
     "half-set distributed environment": (["--lambdas=2"], ["KERASTUNER_ORACLE_PORT"]),
+    "a project name that leaves the directory": (["--project_name=../../x"], ["project name '../../x'"]),
 }
 
 

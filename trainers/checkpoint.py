@@ -21,6 +21,7 @@ from amr_tf.checkpoint import (  # noqa: F401
     read_meta,
     restore,
     save,
+    set_aside_after,
 )
 
 NETWORKS = ("encoder", "decoder", "discriminator", "probe")

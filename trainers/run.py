@@ -74,6 +74,11 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     # The data first: a data set that cannot be read (offline TFDS, ...) creates no directory.
     info = data.info(config.dataset, config)
     replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        # each replica takes an equal share of the global batch (the gather of the global batch
+        # relies on it): another split would train on something else, silently
+        raise ValueError(f"batch_size={config.batch_size} does not split evenly over {replicas} replicas; "
+                         f"choose a multiple of {replicas}")
     steps = data.steps_per_epoch(config.dataset, config, replicas=replicas)
     if trainer is None:  # before the run directory: networks that cannot take the data create nothing
         with strategy.scope():
@@ -102,6 +107,11 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
         if "epoch" not in meta or "history" not in meta:
             raise checkpoint.CheckpointError(f"checkpoint {latest} has no epoch and history: it is no run's checkpoint")
         initial_epoch, recorder.history = meta["epoch"], meta["history"]
+        held = [row.get("epoch") if isinstance(row, dict) else None for row in recorder.history]
+        if held != list(range(1, initial_epoch + 1)):
+            raise checkpoint.CheckpointError(
+                f"checkpoint {latest} is of epoch {initial_epoch} but its history holds epochs {held[:8]}"
+                f"{' ...' if len(held) > 8 else ''}: it is no run's checkpoint")
     if chief:  # everything read and checked: now the directory is written
         if restart:
             backup = rundir.set_aside(run_dir, rundir.RESTART_MOVES)
@@ -110,6 +120,11 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
         rundir.write_json(rundir.config_path(run_dir), dataclasses.asdict(config))
         for line in rundir.repair_history(run_dir, recorder.history, initial_epoch):
             print(f"{run_dir}: {line}", flush=True)
+        after = rundir.checkpoints_after(run_dir, initial_epoch)
+        moved = checkpoint.set_aside_after(rundir.checkpoints_dir(run_dir), initial_epoch, after)
+        if moved:
+            print(f"{run_dir}: moved checkpoint(s) past epoch {initial_epoch} (the one resumed) to "
+                  f"{after.name}: {', '.join(moved)}", flush=True)
         rundir.set_aside_images(run_dir, initial_epoch)
         if recorder.history:
             rundir.write_json(run_dir / rundir.BEST_FILE, recorder.best)

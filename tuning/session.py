@@ -14,7 +14,7 @@ import math
 import os
 from pathlib import Path
 
-from amr_tf import registry
+from amr_tf import registry, rundir
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
 
@@ -155,7 +155,7 @@ def run_search(spec, directory, project_name=None, fit_verbose=0):
     from tuning import tuner as tuners
 
     who = role()
-    project_name = project_name or spec.default_project_name()
+    project_name = rundir.check_folder_name("project name", project_name or spec.default_project_name())
     check_project(Path(directory) / project_name, spec)
     model = hypermodel.AMRHyperModel(spec.base, spec.lambdas, spec.mixers or None, spec.ks or None,
                                      spec.betas or None)

@@ -9,7 +9,10 @@ Signatures (inputs -> outputs; H, W, C the run's image shape, code shape (h, w, 
     mix              codes [B, k, h, w, F], weights [B, k] -> image [B, H, W, C]
 
 Every image is float32 in [-1, 1]. The training decoder is linear (no output activation), so
-served images are clipped to [-1, 1]; `encode` sees images exactly as training did.
+served images are clipped to [-1, 1], and they are finite for every finite input (where a huge
+input overflows inside the network the image is 0 there); `encode` sees images exactly as
+training did. Every input is checked first (`checked`): its shape, a batch of at least one, and
+finite values.
 The exported graph holds only TensorFlow ops and variables: loading it needs TensorFlow,
 not amr_tf (the tests load it in a process where amr_tf cannot be imported).
 """
@@ -54,8 +57,11 @@ def build_archive(encoder, decoder, image_shape):
         return tf.cast(encoder(x, training=False), tf.float32)
 
     def g(h):
-        # The decoder is linear; a served image must be a valid one.
-        return tf.clip_by_value(tf.cast(decoder(h, training=False), tf.float32), -1.0, 1.0)
+        # The decoder is linear; a served image must be a valid one, and finite for every finite
+        # input: a code so large that the network overflows (inf - inf in a norm is NaN) gives 0
+        # where it overflowed, +-inf gives +-1.
+        image = tf.cast(decoder(h, training=False), tf.float32)
+        return tf.clip_by_value(tf.where(tf.math.is_nan(image), tf.zeros_like(image), image), -1.0, 1.0)
 
     def decode(code):
         return {"image": g(checked("serving_default", "code", code, (None, *code_shape)))}
@@ -141,7 +147,11 @@ def checked(signature, name, x, shape):
     for i, d in enumerate(shape):
         if d is not None:
             ok = tf.logical_and(ok, tf.equal(padded[i], d))
+    batched = bool(shape) and shape[0] is None
+    if batched:  # a batch of 0 is refused here, by name, not by a layer in its own words
+        ok = tf.logical_and(ok, tf.greater_equal(padded[0], 1))
     kind = "an int32 scalar" if x.dtype == tf.int32 and not shape else f"{x.dtype.name} {_shape_text(shape)}"
+    kind += " with B >= 1" if batched else ""
     check = tf.debugging.Assert(ok, [f"{signature}: {name} must be {kind}; got shape", actual], summarize=8)
     with tf.control_dependencies([check]):
         x = tf.identity(x)
@@ -242,7 +252,7 @@ def write_version(encoder, decoder, image_shape, model_dir, version=None, format
     tmp = Path(tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=model_dir))
     try:
         if format == "saved_model":
-            with _warnings_only():
+            with _warnings_only(), rundir.tensorflow_writes(model_dir):
                 build_archive(encoder, decoder, image_shape).write_out(str(tmp), verbose=False)
             write_warmup(str(tmp), model_dir.name, image_shape, code_shape)
             meta_path = tmp / "assets.extra" / METADATA_FILE

@@ -10,14 +10,12 @@ overwritten. `format="keras"` writes `encoder.keras` and `decoder.keras` instead
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 from amr_tf import registry, rundir
 from amr_tf.serving import archive
 
 CHECKPOINTS = rundir.CHECKPOINTS
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def check_request(run_dir, model_name=None, version=None, checkpoint="best", format="saved_model"):
@@ -30,8 +28,8 @@ def check_request(run_dir, model_name=None, version=None, checkpoint="best", for
         raise registry.unknown("format", format, archive.FORMATS)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise ValueError(f"version must be an integer >= 1, got {version!r}")
-    if model_name is not None and not _NAME.match(model_name):
-        raise ValueError(f"model name {model_name!r} must be letters, digits, '_', '.' or '-' (a folder name)")
+    if model_name is not None:
+        rundir.check_folder_name("model name", model_name)
     if not Path(run_dir).is_dir():
         raise ValueError(f"run directory {run_dir} does not exist")
 
@@ -66,7 +64,9 @@ def export_run(run_dir, export_dir="saved_models", model_name=None, version=None
 
     check_request(run_dir, model_name, version, checkpoint, format)
     run_dir = Path(run_dir).resolve()
-    name = model_name or run_dir.name + ("-keras" if format == "keras" else "")
+    name = model_name or rundir.check_folder_name(
+        "model name", run_dir.name + ("-keras" if format == "keras" else ""),
+        " (the run directory's name: give one with --model_name)")
     model_dir = Path(export_dir) / name
     present = archive.versions(model_dir)
     if version in present:  # refused before the (slow) checkpoint read; write_version checks again
