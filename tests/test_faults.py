@@ -533,7 +533,7 @@ def test_kills_anywhere_in_the_epoch_end_keep_every_row_once_and_the_best_the_on
         tmp_path, monkeypatch):
     from amr_tf import checkpoint
 
-    out, epochs = tmp_path / "run", 6
+    out, epochs = tmp_path / "run", 5
     # val_probe_accuracy moves every epoch at this step size, so bests change hands (one step an
     # epoch, at the probe's learning rate)
     config = tiny_config(epochs=epochs, steps_per_epoch=1, batch_size=16)
@@ -674,23 +674,26 @@ def test_a_rollback_moves_the_abandoned_best_aside_and_the_best_stays_the_one_be
 
 
 def test_a_restart_sets_the_old_evaluation_aside_too(tmp_path):
-    out = tmp_path / "run"
-    _fit(out, 1)
-    (out / "eval").mkdir()
-    (out / "eval" / "probe.json").write_text("{}")
-    _fit(out, 1, restart=True)
-    assert not (out / "eval").exists()
-    assert [p.parent.name for p in out.glob("restart-backup-*/eval")]
+    # what --restart moves: an old eval/ left beside a new run would be reported as its scores
+    from amr_tf import rundir
+
+    for name in ("eval", "images"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "eval" / "probe.json").write_text("{}")
+    (tmp_path / "metrics.csv").write_text("epoch\n1\n")
+    backup = rundir.set_aside(tmp_path, rundir.RESTART_MOVES)
+    assert not (tmp_path / "eval").exists() and (backup / "eval" / "probe.json").exists()
+    assert (backup / "metrics.csv").exists() and (backup / "images").is_dir()
 
 
-def test_metrics_rows_out_of_order_are_put_back_in_order(tmp_path, capsys):
-    out = tmp_path / "run"
-    _fit(out, 2)
-    lines = (out / "metrics.csv").read_text().splitlines()
-    (out / "metrics.csv").write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n")
-    _fit(out, 2)
-    assert _epochs(out) == [1, 2]
-    assert "put the rows of metrics.csv back in epoch order" in capsys.readouterr().out
+def test_metrics_rows_out_of_order_are_put_back_in_order(tmp_path):
+    from amr_tf import rundir
+
+    history = [{"epoch": e, "recon": 0.5 / e} for e in (1, 2, 3)]
+    (tmp_path / "metrics.csv").write_text("epoch,recon\n1,0.5\n3,0.16666666666666666\n2,0.25\n")
+    assert rundir.repair_history(tmp_path, history, 3) == ["put the rows of metrics.csv back in epoch order"]
+    assert _epochs(tmp_path) == [1, 2, 3]
+    assert rundir.repair_history(tmp_path, history, 3) == []  # in order now: nothing to do
 
 
 def test_a_checkpoint_whose_history_disagrees_with_its_epoch_is_refused(tmp_path):
