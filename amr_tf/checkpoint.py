@@ -326,6 +326,8 @@ def save(prefix, objects, meta):
     """Writes `objects` (name -> Keras layer, optimizer or variable) and the JSON record `meta`
     as the checkpoint `prefix` (files `prefix.index`, `prefix.data-*`), atomically (module
     docstring). The folder is created if needed. Returns `prefix` as a Path."""
+    from amr_tf import rundir
+
     prefix = Path(prefix)
     directory = prefix.parent
     directory.mkdir(parents=True, exist_ok=True)
@@ -335,8 +337,6 @@ def save(prefix, objects, meta):
     shutil.rmtree(tmp, ignore_errors=True)  # this process's own leftover
     tmp.mkdir()
     try:
-        from amr_tf import rundir
-
         with rundir.tensorflow_writes(prefix):
             tf.train.Checkpoint(**view.roots, **{META: _Meta(text)}).write(str(tmp / prefix.name))
         written = files(tmp / prefix.name)
@@ -637,10 +637,9 @@ def find(run_dir, which="best"):
     elif which == "best" and path is not None:
         # no best.json (a run whose probe accuracy was never finite): the newest best of a
         # finished epoch
-        last = latest(directory, refuse_old=False)
-        finished = int(last.name.split("-")[1]) if last is not None else 0
-        found = [prefix for number, prefix in _complete(directory, "best") if number <= finished]
-        path = found[-1] if found else None
+        finished = max((number for number, _ in _complete(directory, "epoch")), default=0)
+        path = next((prefix for number, prefix in reversed(_complete(directory, "best")) if number <= finished),
+                    None)
     if path is None:
         raise ValueError(f"{run_dir} has no {which} checkpoint yet (train at least one epoch)")
     return path

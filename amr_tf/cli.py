@@ -4,6 +4,7 @@ The CLI layer only: nothing below the entry points imports this or reads flags.
 """
 
 import dataclasses
+import errno
 import sys
 import typing
 
@@ -95,16 +96,27 @@ def run(main, program, argv=None):
         # checkpoint: a CLI shows warnings and errors unless --verbosity asks for more.
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)
-        from amr_tf import rundir
-
         try:
             return main(args)
         except KeyboardInterrupt:
             fail(program, "interrupted", code=130)
         except OSError as e:  # a path that cannot be used, a full disk: what and where, one line
-            fail(program, *rundir.os_error_line(e))
+            fail(program, *os_error_line(e))
 
     app.run(guarded, argv=argv, flags_parser=parse)
+
+
+# The OS errors of the machine (a full disk or quota, a failing or read-only device): exit 1;
+# the other OS errors come from the paths a user gave: exit 2.
+MACHINE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+
+
+def os_error_line(error, where=None):
+    """(one line, exit code) for an OSError that ends a command: what failed and where; code 1
+    for the machine's faults (MACHINE_FAULTS), 2 for the rest."""
+    name = error.filename or where
+    what = error.strerror or str(error)
+    return (f"cannot use {name}: {what}" if name else what), (1 if error.errno in MACHINE_FAULTS else 2)
 
 
 def fail(program, message, code=2):

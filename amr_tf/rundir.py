@@ -91,11 +91,6 @@ def read_json(path):
         return None
 
 
-# The OS errors of the machine (a full disk or quota, a failing or read-only device): the
-# commands exit 1 on them, and 2 on the other OS errors, which come from the paths a user gave.
-MACHINE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
-
-
 @contextlib.contextmanager
 def tensorflow_writes(path):
     """Turns TensorFlow's failure to write `path` (a checkpoint, a SavedModel) into an OSError
@@ -116,15 +111,6 @@ def tensorflow_writes(path):
                 else errno.EIO)
         reason = os.strerror(code) if code != errno.EIO else ((text.splitlines() or [""])[0][-160:] or "I/O error")
         raise OSError(code, f"{reason} (TensorFlow's {type(e).__name__} while writing it)", str(path)) from None
-
-
-def os_error_line(error, where=None):
-    """(one line, exit code) for an OSError that ends a command: what failed and where; code 1
-    for the machine's faults (MACHINE_FAULTS), 2 for the rest (a path the user gave)."""
-    name = error.filename or where
-    what = error.strerror or str(error)
-    line = f"cannot use {name}: {what}" if name else what
-    return line, (1 if error.errno in MACHINE_FAULTS else 2)
 
 
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

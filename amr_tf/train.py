@@ -57,7 +57,7 @@ def main(argv):
     except run.TrainingDiverged as e:  # a script, or a tuner, must be able to tell
         cli.fail("amr_tf.train", str(e), code=3)
     except OSError as e:  # an unwritable or vanished run directory, a full disk
-        cli.fail("amr_tf.train", *rundir.os_error_line(e, run_dir))
+        cli.fail("amr_tf.train", *cli.os_error_line(e, run_dir))
     except KeyboardInterrupt:
         latest = checkpoint.latest(rundir.checkpoints_dir(run_dir), refuse_old=False) if run_dir else None
         where = (f"the same command resumes {run_dir} after its last finished epoch ({latest.name})" if latest

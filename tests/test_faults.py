@@ -716,3 +716,27 @@ def test_out_dir_beside_run_dir_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "give --run_dir (continue that run) or --out_dir (where a new run goes), not both" in \
         _one_error_line(result)
+
+
+@pytest.mark.parametrize("error, errno_name, code", [
+    ("ResourceExhaustedError", "ENOSPC", 1),  # a full disk: the machine's fault
+    ("InvalidArgumentError", "ENAMETOOLONG", 2),  # a path the user gave
+])
+def test_tensorflows_write_errors_become_one_os_error_line(error, errno_name, code):
+    import errno
+
+    import tensorflow as tf
+
+    from amr_tf import cli, rundir
+
+    node = "{{function_node __wrapped__SaveV2_dtypes_9_device_/job:localhost/replica:0/task:0/device:CPU:0}}"
+    temporary = "/runs/x/checkpoints/.epoch-0001.tmp-1/epoch-0001_temp/part-00000-of-00001.data-00000-of-00001"
+    message = f"{node} {temporary}; " + ("No space left on device" if code == 1 else "File name too long")
+    with pytest.raises(OSError) as caught:
+        with rundir.tensorflow_writes("/runs/x/checkpoints/epoch-0001"):
+            raise getattr(tf.errors, error)(None, None, message)
+    assert caught.value.errno == getattr(errno, errno_name)
+    line, exit_code = cli.os_error_line(caught.value)
+    assert exit_code == code and "\n" not in line and "function_node" not in line
+    assert line.startswith(f"cannot use /runs/x/checkpoints/epoch-0001: {os.strerror(caught.value.errno)} "
+                           f"(TensorFlow's {error} while writing it)"), line

@@ -46,7 +46,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.columns = None
         self.diverged = None  # {"epoch", "step", "values"} of the first non-finite log
         self._epoch = 0
-        self._probe_accuracy = None  # (ids of the encoder and probe, ProbeAccuracy): traced once
+        self._probe_accuracy = None  # traced once per model (set_model)
 
     @property
     def best(self):
@@ -75,6 +75,10 @@ class RunRecorder(keras.callbacks.Callback):
             f.flush()
             os.fsync(f.fileno())
 
+    def set_model(self, model):
+        super().set_model(model)
+        self._probe_accuracy = evaluation.ProbeAccuracy(model.encoder, model.probe)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
@@ -90,10 +94,7 @@ class RunRecorder(keras.callbacks.Callback):
         trainer = self.model
         if self.diverged is not None:
             return  # the epoch did not finish: no row, no checkpoint
-        nets = (trainer.encoder, trainer.probe)
-        if self._probe_accuracy is None or self._probe_accuracy[0] != tuple(map(id, nets)):
-            self._probe_accuracy = (tuple(map(id, nets)), evaluation.ProbeAccuracy(*nets))
-        logs["test_probe_accuracy"] = self._probe_accuracy[1](self.test_data)
+        logs["test_probe_accuracy"] = self._probe_accuracy(self.test_data)
         row = {"epoch": epoch + 1, **{k: _plain(v) for k, v in logs.items()}}
         row["g_updates"] = int(trainer.ae_optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):
