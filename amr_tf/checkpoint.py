@@ -110,6 +110,30 @@ def check_meta(meta):
             isinstance(r, dict) and isinstance(r.get("epoch"), int) and not isinstance(r.get("epoch"), bool)
             for r in history):
         raise TypeError("its history is not a list of epoch rows")
+    identity = meta.get("identity", {})
+    if not isinstance(identity, dict) or not all(isinstance(v, str) for v in identity.values()):
+        raise TypeError(f"its identity is {identity!r}")
+
+
+# What a run's checkpoint is of: the fields of its config that decide what its weights mean.
+IDENTITY = ("model", "preset", "dataset")
+
+
+def identity(config):
+    """The run's identity a checkpoint records ({"model", "preset", "dataset"}), so that a config.json
+    edited to another trainer or network is not resumed, evaluated or exported with these weights."""
+    return {name: str(getattr(config, name)) for name in IDENTITY}
+
+
+def check_identity(prefix, meta, config):
+    """CheckpointError when the checkpoint `prefix` (its `meta`) is of another model, network or data
+    than `config` (a checkpoint written before identities were recorded passes)."""
+    recorded, wanted = meta.get("identity", {}), identity(config)
+    diffs = [f"{name}={recorded[name]} there, {wanted[name]} in config.json"
+             for name in IDENTITY if name in recorded and recorded[name] != wanted[name]]
+    if diffs:
+        raise CheckpointError(f"checkpoint {prefix} is of another run ({'; '.join(diffs)}): was config.json "
+                              "edited? Put it back, or train the new settings in another run directory")
 
 
 # -- the named view of Keras objects --------------------------------------------------------
@@ -364,8 +388,22 @@ def _corrupt(prefix, why):
     if isinstance(why, BaseException):
         first = (str(why).strip().splitlines() or [""])[0][:120]
         why = f"{type(why).__name__}: {first}" if first else type(why).__name__
-    return CheckpointError(f"checkpoint {prefix} is corrupt or unreadable ({why}); "
-                           "delete it to fall back to the previous one")
+    return CheckpointError(f"checkpoint {prefix} is corrupt or unreadable ({why}); {_fallback(prefix)}")
+
+
+def _fallback(prefix):
+    """What a user can do without the damaged checkpoint `prefix`: the advice names what is left."""
+    prefix = Path(prefix)
+    kind, _, number = prefix.name.partition("-")
+    if kind == "best":
+        return ("its weights are lost: evaluate or export --checkpoint=last instead (training on "
+                "rewrites the best when an epoch beats it)")
+    if kind == "epoch" and number.isdigit():
+        earlier = [p for n, p in _complete(prefix.parent, "epoch") if n < int(number)]
+        if earlier:
+            return f"delete its files ({prefix.name}.*) to resume from {earlier[-1].name}, the one before it"
+        return "no earlier epoch checkpoint is left to resume from: train the run again with --restart"
+    return "it cannot be used"
 
 
 def _older(path):
@@ -669,5 +707,6 @@ def load_networks(run_dir, which="best", path=None):
     names = [name for name in RUN_NETWORKS if getattr(nets, name) is not None]
     if config.model == "vae":
         names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
+    check_identity(path, read_meta(path), config)
     meta = restore({name: getattr(nets, name) for name in names}, path, partial=True)
     return config, nets, meta

@@ -283,6 +283,10 @@ class Config:
     @classmethod
     def from_json(cls, text: str) -> "Config":
         values = json.loads(text)
+        if not isinstance(values, dict):
+            kinds = {type(None): "null", bool: "true/false", list: "an array", str: "a string"}
+            kind = kinds.get(type(values), "a number")
+            raise ValueError(f"expected a JSON object of settings, found {kind}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -37,19 +37,31 @@ def read_run(run_dir):
     out = {"config": config, "run_dir": str(run_dir), "epochs_done": rundir.finished_epochs(run_dir),
            "val_probe": _percent(best.get("val_probe_accuracy")),
            "test_probe": _percent(best.get("test_probe_accuracy"))}
-    dis = (rundir.read_json(rundir.eval_path(run_dir, "disentanglement")) or {}).get("summary", {})
-    out["disentanglement"] = _percent(dis.get("disentanglement"))
-    lines = (rundir.read_json(rundir.eval_path(run_dir, "lines")) or {}).get("summary", {})
+    out["disentanglement"] = _percent(_summary(run_dir, "disentanglement").get("disentanglement"))
+    lines = _summary(run_dir, "lines")
     for name in ("mean_distance", "smoothness"):
         scale = 1e3 if name == "mean_distance" else 1.0
         for prefix, source in (("", "lines_"), ("pixel_", "pixel_")):
-            value = lines.get(f"{source}{name}")
+            value = _number(lines.get(f"{source}{name}"))
             out[f"{prefix}{name}"] = None if value is None else value * scale
     return out
 
 
+def _summary(run_dir, metric):
+    """The "summary" object of the run's eval/<metric>.json; {} when missing or not an object."""
+    record = rundir.read_json(rundir.eval_path(run_dir, metric))
+    summary = record.get("summary") if isinstance(record, dict) else None
+    return summary if isinstance(summary, dict) else {}
+
+
+def _number(value):
+    """`value` as a float, or None when it is none (a score a file lacks or holds as no number)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _percent(value):
-    return None if value is None else 100.0 * float(value)
+    value = _number(value)
+    return None if value is None else 100.0 * value
 
 
 def find_runs(runs_dir):

@@ -176,7 +176,10 @@ def read_config(run_dir, label=None):
     path = config_path(run_dir)
     if not path.is_file():
         raise ValueError(f"{label or run_dir} is not a run directory (no {CONFIG_FILE} there)")
-    return Config.from_json(path.read_text())
+    try:
+        return Config.from_json(path.read_text())
+    except ValueError as e:  # not JSON, not an object, a value of the wrong type: name the file
+        raise ValueError(f"{path}: {e}") from None
 
 
 def try_config(run_dir):
@@ -196,7 +199,18 @@ def try_config(run_dir):
 def read_best(run_dir):
     """The run's best record ({"epoch", "val_probe_accuracy", "test_probe_accuracy"}), or {}."""
     best = read_json(Path(run_dir) / BEST_FILE)
-    return best if isinstance(best, dict) else {}
+    # A best.json damaged by hand or by a tool (a list, an epoch that is no whole number, an
+    # accuracy that is no number) is no best record: the run's history rewrites it at its
+    # next epoch, and meanwhile the readers fall back as for a run with none.
+    if not isinstance(best, dict):
+        return {}
+    epoch = best.get("epoch")
+    if not (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1):
+        return {}
+    if any(not isinstance(best.get(key), (int, float)) or isinstance(best.get(key), bool)
+           for key in ("val_probe_accuracy", "test_probe_accuracy") if best.get(key) is not None):
+        return {}
+    return best
 
 
 def finished_epochs(run_dir):

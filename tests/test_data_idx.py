@@ -103,3 +103,23 @@ def test_python_m_amr_tf_data_prints_the_splits(capsys, tmp_path):
         assert line in out
     assert main(["nosuchdata"]) == 2
     assert "nosuchdata" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("label", [10, 255])
+def test_a_label_outside_the_classes_is_refused_naming_the_file_before_a_run_is_written(tmp_path, label):
+    from tests.helpers import run_cli
+
+    folder = tmp_path / "fashion"
+    write_mnist_dir(folder, n_train=36, n_test=7)
+    labels = np.arange(7) % 10
+    labels[3] = label
+    write_idx(folder / idx.FILES["test"][1], labels)
+    with pytest.raises(ValueError, match=f"t10k-labels-idx1-ubyte: label {label} is outside the 10 classes"):
+        idx.read_mnist_dir(str(folder))
+    if label == 10:  # the CLI says so in one line, and no run directory is left behind
+        out = tmp_path / "run"
+        result = run_cli("amr_tf.train", "--dataset=fashion_mnist", f"--data_dir={folder}", "--epochs=1",
+                         "--batch_size=4", "--steps_per_epoch=1", f"--out_dir={out}")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert "label 10 is outside the 10 classes" in result.stderr.strip().splitlines()[-1]
+        assert not out.exists()

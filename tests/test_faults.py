@@ -740,3 +740,134 @@ def test_tensorflows_write_errors_become_one_os_error_line(error, errno_name, co
     assert exit_code == code and "\n" not in line and "function_node" not in line
     assert line.startswith(f"cannot use /runs/x/checkpoints/epoch-0001: {os.strerror(caught.value.errno)} "
                            f"(TensorFlow's {error} while writing it)"), line
+
+
+# -- files a user or a tool damaged: one line naming the file --------------------------------
+
+@pytest.mark.parametrize("text, found", [("null", "null"), ("3", "a number"), ("[]", "an array"),
+                                         ('"run"', "a string"), ("{bad", "Expecting property name")])
+def test_a_config_json_that_is_no_object_is_one_line_naming_it(tmp_path, text, found):
+    from amr_tf import rundir
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ValueError) as caught:  # train --run_dir, export, evaluate all read it so
+        rundir.read_config(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'config.json'}: ") and found in str(caught.value)
+
+
+@pytest.mark.parametrize("text, why", [
+    ('[1]', "is not a JSON object"),
+    ('{}', 'has no "cluster" object'),
+    ('{"cluster": {"worker": "localhost:1"}, "task": {"type": "worker", "index": 0}}',
+     'lists job "worker" as "localhost:1", not a non-empty list'),
+    ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', 'lists job "worker" as []'),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', 'has no "task" whose "type"'),
+    ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}',
+     'gives task index 2: job "worker" has 2 task(s)'),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": "0"}}', 'gives task index "0"'),
+    ("{bad", "is not valid JSON"),
+])
+def test_a_tf_config_multi_worker_cannot_use_is_refused_in_one_line(text, why):
+    from trainers import strategy
+
+    with pytest.raises(ValueError, match="^TF_CONFIG ") as caught:
+        strategy.check_tf_config(text)
+    assert why in str(caught.value) and "\n" not in str(caught.value)
+    strategy.check_tf_config('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}')
+
+
+@pytest.mark.parametrize("text, why", [("[]", "holds no search's settings"), ("{bad", "is not valid JSON")])
+def test_a_search_json_that_is_no_object_is_one_line_naming_it(tmp_path, text, why):
+    from tuning import session
+
+    class Spec:
+        def to_dict(self):
+            return {"lambdas": [1.0]}
+
+    (tmp_path / "search.json").write_text(text)
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'search.json'} {why}"):
+        session.check_project(tmp_path, Spec())
+    (tmp_path / "search.json").unlink()
+    session.check_project(tmp_path, Spec())  # a fresh project records its settings
+    session.check_project(tmp_path, Spec())  # and accepts them again
+
+
+@pytest.mark.parametrize("best", ['[1]', '{"epoch": [1], "val_probe_accuracy": 0.5}', '{"epoch": true}',
+                                  '{"epoch": 1, "val_probe_accuracy": "high"}', '{"epoch": 0}'])
+def test_a_damaged_best_json_or_eval_file_is_read_as_none_by_report(tmp_path, best):
+    import json
+
+    from amr_tf import results, rundir
+
+    rundir.write_json(rundir.config_path(tmp_path), dataclasses.asdict(tiny_config()))
+    (tmp_path / "best.json").write_text(best)
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "disentanglement.json").write_text("[0.5]")
+    (tmp_path / "eval" / "lines.json").write_text(json.dumps({"summary": {"lines_mean_distance": [1],
+                                                                         "lines_smoothness": 0.25}}))
+    assert rundir.read_best(tmp_path) == {}
+    run = results.read_run(tmp_path)
+    assert run["val_probe"] is None and run["test_probe"] is None and run["disentanglement"] is None
+    assert run["mean_distance"] is None and run["smoothness"] == 0.25
+    assert "| - | - |" in results.report(tmp_path)
+
+
+@pytest.mark.slow
+def test_evaluate_on_a_read_only_run_and_export_into_a_file_are_one_line(tmp_path):
+    out = tmp_path / "run"
+    _fit(out, 1)
+    (out / ".lock").unlink(missing_ok=True)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    result = run_cli("amr_tf.export", f"--run_dir={out}", f"--export_dir={a_file}")
+    assert result.returncode == 2 and f"cannot use {a_file}" in _one_error_line(result)
+    assert a_file.read_text() == "not a folder"
+    mounted = subprocess.run(f"mount --bind {out} {out} && mount -o remount,ro,bind {out}", shell=True,
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a read-only mount here: {mounted.stderr.strip()[:120]}")
+    try:
+        result = run_cli("amr_tf.evaluate", f"--run_dir={out}", "--metric=probe")
+    finally:
+        subprocess.run(["umount", "-l", str(out)], capture_output=True)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Read-only file system" in _one_error_line(result) and str(out) in _one_error_line(result)
+
+
+def test_the_corrupt_checkpoint_advice_names_what_is_left(tmp_path):
+    import tensorflow as tf
+
+    from amr_tf import checkpoint
+
+    def damaged(name):
+        for suffix in (".index", ".data-00000-of-00001"):
+            (tmp_path / f"{name}{suffix}").write_bytes(b"garbage")
+        with pytest.raises(checkpoint.CheckpointError) as caught:
+            checkpoint.read_meta(tmp_path / name)
+        return str(caught.value)
+
+    assert "no earlier epoch checkpoint is left to resume from: train the run again with --restart" in \
+        damaged("epoch-0001")
+    (tmp_path / "epoch-0001.index").unlink()
+    checkpoint.save(tmp_path / "epoch-0001", {"v": tf.Variable([1.0])}, {"epoch": 1, "history": []})
+    assert "delete its files (epoch-0002.*) to resume from epoch-0001, the one before it" in damaged("epoch-0002")
+    assert "its weights are lost: evaluate or export --checkpoint=last instead" in damaged("best-0002")
+
+
+def test_a_checkpoint_of_another_model_is_refused_after_config_json_is_edited(tmp_path):
+    import json
+
+    from amr_tf import checkpoint
+
+    out = tmp_path / "run"
+    _fit(out, 1)
+    meta = checkpoint.read_meta(out / "checkpoints" / "epoch-0001")
+    assert meta["identity"] == {"model": "amr", "preset": "acai32", "dataset": "digits"}
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "model": "acai"}))
+    with pytest.raises(checkpoint.CheckpointError, match="epoch-0001 is of another run \\(model=amr there, "
+                                                         "acai in config.json\\): was config.json edited"):
+        run.fit(dataclasses.replace(tiny_config(epochs=2, steps_per_epoch=2), model="acai"), out, verbose=0)
+    with pytest.raises(checkpoint.CheckpointError, match="of another run \\(model=amr there, acai in config.json"):
+        checkpoint.load_networks(out)
+    assert _epochs(out) == [1]

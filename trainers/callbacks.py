@@ -34,10 +34,12 @@ class RunRecorder(keras.callbacks.Callback):
         test_data: batches of the test split (probe accuracy reported each epoch).
         history: rows of earlier epochs (from the resumed checkpoint), oldest first.
         keep: epoch checkpoints kept besides the best one.
+        identity: what the checkpoints are of (`checkpoint.identity(config)`), recorded in each.
     """
 
-    def __init__(self, run_dir, test_data, history=(), keep=2):
+    def __init__(self, run_dir, test_data, history=(), keep=2, identity=None):
         super().__init__()
+        self.identity = identity
         self.run_dir = Path(run_dir)
         self.ckpt_dir = rundir.checkpoints_dir(self.run_dir)
         self.test_data = test_data
@@ -107,6 +109,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.history.append(row)
         objects = checkpoint.objects(trainer)
         meta = {"epoch": epoch + 1, "history": self.history}
+        if self.identity:
+            meta["identity"] = self.identity
         if previous_best is None or row["val_probe_accuracy"] > previous_best["val_probe_accuracy"]:
             checkpoint.save(checkpoint.best_path(self.ckpt_dir, epoch + 1), objects, meta)
         checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), objects, meta)

@@ -10,9 +10,11 @@ Everything else (save, restore, latest, prune, the file layout, CheckpointError)
 from amr_tf.checkpoint import (  # noqa: F401
     CheckpointError,
     best_path,
+    check_identity,
     check_meta,
     epoch_path,
     files,
+    identity,
     is_complete,
     keys,
     latest,

@@ -100,9 +100,11 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
         latest = checkpoint.latest(rundir.checkpoints_dir(run_dir))
     if distributed:
         print(strategies.describe(strategy), flush=True)
-    recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config))
+    recorder = callbacks.RunRecorder(run_dir, data.load(config.dataset, "test", config),
+                                     identity=checkpoint.identity(config))
     initial_epoch = 0
     if latest is not None:
+        checkpoint.check_identity(latest, checkpoint.read_meta(latest), config)
         meta = checkpoint.restore(checkpoint.objects(trainer), latest)
         if "epoch" not in meta or "history" not in meta:
             raise checkpoint.CheckpointError(f"checkpoint {latest} has no epoch and history: it is no run's checkpoint")

@@ -33,10 +33,7 @@ def make_strategy(name="auto", logical_cpus=None):
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (see README)")
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except json.JSONDecodeError as e:
-            raise ValueError(f"TF_CONFIG is not valid JSON ({e})") from None
+        check_tf_config(os.environ["TF_CONFIG"])
         split_cpu(logical_cpus)
         return tf.distribute.MultiWorkerMirroredStrategy()
     split_cpu(logical_cpus)
@@ -47,6 +44,35 @@ def make_strategy(name="auto", logical_cpus=None):
         return tf.distribute.get_strategy()
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def check_tf_config(text):
+    """Refuses a TF_CONFIG that MultiWorkerMirroredStrategy would fail on deep inside (or, for a
+    list of no workers, silently run as one): a JSON object whose "cluster" maps each job to a
+    non-empty list of "host:port" strings and whose "task" names one of them by type and index."""
+    def bad(why):
+        return ValueError(f"TF_CONFIG {why}; expected e.g. "
+                          '{"cluster": {"worker": ["hostA:port", "hostB:port"]}, '
+                          '"task": {"type": "worker", "index": 0}}')
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise bad("is not a JSON object")
+    cluster, task = value.get("cluster"), value.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise bad('has no "cluster" object naming its jobs')
+    for job, addresses in cluster.items():
+        if not (isinstance(addresses, list) and addresses and all(isinstance(a, str) and a for a in addresses)):
+            raise bad(f'lists job "{job}" as {json.dumps(addresses)}, not a non-empty list of "host:port" strings')
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise bad(f'has no "task" whose "type" is one of its jobs ({", ".join(cluster)})')
+    index = task.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cluster[task["type"]]):
+        raise bad(f'gives task index {json.dumps(index)}: job "{task["type"]}" has '
+                  f'{len(cluster[task["type"]])} task(s), indexed from 0')
 
 
 def is_chief(strategy):

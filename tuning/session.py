@@ -115,7 +115,13 @@ def check_project(project_dir, spec):
     path = Path(project_dir) / "search.json"
     wanted = json.loads(json.dumps(spec.to_dict()))  # tuples -> lists, as read back
     if path.exists():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text())
+        except ValueError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); move it aside to start the search afresh") from None
+        if not isinstance(old, dict):
+            raise ValueError(f"{path} holds no search's settings (a JSON object); move it aside to start "
+                             "the search afresh")
         if old != wanted:
             diffs = _diffs(old, wanted)
             raise ValueError(f"{project_dir} holds a search with other settings ({'; '.join(diffs)}); "

@@ -22,6 +22,7 @@ SPLIT_SEED = 0  # the split is the same for every run seed
 VALID_FRACTION = 1 / 6  # 60k -> 50k train / 10k valid
 IMAGE_SHAPE = (32, 32, 1)
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+N_CLASSES = 10  # every MNIST-format set: digits, clothes, Kuzushiji
 FILES = {  # split -> (images, labels), without the optional ".gz"
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -128,6 +129,10 @@ def read_mnist_dir(directory: str):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise ValueError(f"{images_path} / {labels_path}: expected images [N, H, W] and labels [N], "
                              f"got {images.shape} and {labels.shape}")
+        outside = labels[(labels < 0) | (labels >= N_CLASSES) | (labels != np.floor(labels))]
+        if outside.size:
+            raise ValueError(f"{labels_path}: label {outside[0]} is outside the {N_CLASSES} classes "
+                             f"(0-{N_CLASSES - 1}) of an MNIST-format set")
         parts[split] = (images, labels)
     return mnist_splits(parts["train"], parts["test"])
 
@@ -149,13 +154,13 @@ def _fashion_directory(config) -> str:
 def fashion_info(config=None) -> registry.DataInfo:
     directory = _fashion_directory(config)
     sizes = {split: len(y) for split, (_, y) in read_mnist_dir(directory).items()}
-    return registry.DataInfo("fashion_mnist", IMAGE_SHAPE, 10, sizes, f"IDX files in {directory}",
+    return registry.DataInfo("fashion_mnist", IMAGE_SHAPE, N_CLASSES, sizes, f"IDX files in {directory}",
                              labels="one-hot clothing class (10)")
 
 
 def fashion_split(split, config=None) -> registry.SplitData:
     registry.check_split(split)
-    return registry.array_split(*read_mnist_dir(_fashion_directory(config))[split], n_classes=10)
+    return registry.array_split(*read_mnist_dir(_fashion_directory(config))[split], n_classes=N_CLASSES)
 
 
 registry.register_source("fashion_mnist", fashion_info, fashion_split)
