@@ -33,7 +33,7 @@ HELP = {
     "steps_per_epoch": "Cap on steps per epoch (default: the whole train split).",
     "last_batch": "The partial batch an epoch's full batches leave: drop (one batch shape) or keep "
                   "(the original's: train on it; the paper's recipes do).",
-    "subset_train": "Keep this many (seeded) training examples.",
+    "subset_train": "Keep this many training examples (one fixed subset, the same for every --seed).",
     "lr": "Adam learning rate of the auto-encoder and the discriminator.",
     "beta1": "Adam beta_1 (default 0.5; 0.9 for --model=vae).",
     "beta2": "Adam beta_2.",

@@ -1,8 +1,10 @@
 """Every hyperparameter of a run, in one frozen dataclass.
 
-Defaults are those of the original PyTorch code (its `task_launcher.py` and scripts): lamb 10, beta 0, k 2,
-batch 64, Adam 1e-4 / 0.5 / 0.99 with coupled L2 weight decay 1e-5, the generator updated
-every 5th step, L1 reconstruction, JS-GAN (bce) and a d_h = 32 bottleneck.
+Defaults are those the original PyTorch code's experiment scripts pass (`exps/*/*.sh`): lamb 10,
+beta 0, k 2, batch 64, Adam 1e-4 / 0.5 / 0.99 with coupled L2 weight decay 1e-5, the generator
+updated every 5th step, L1 reconstruction, JS-GAN (bce) and a d_h = 32 bottleneck. Its launcher's
+own bare defaults (`task_launcher.py`, which every script overrides) differ: lr 2e-4, beta1 0,
+beta2 0.999, weight decay 0, lamb 1, consistency beta 1, batch 32.
 
 A few defaults depend on the model and the data, as in the original's launch scripts
 (left unset, they are filled in when the Config is made, so config.json holds the values used):
@@ -67,7 +69,8 @@ class Config:
         last_batch: "drop" (full batches only: one batch shape) or "keep" (the original's: an
             epoch ends with the partial batch of the examples its full batches leave, so every
             example is seen once an epoch; under R replicas it is cut to a multiple of R).
-        subset_train: keep this many (seeded) training examples (None: all).
+        subset_train: keep this many training examples (None: all): one fixed subset, the same for
+            every seed, as the original's.
         lr, beta1, beta2: Adam settings for the auto-encoder, discriminator and probe
             (beta1 None: 0.9 for the VAE, else 0.5).
         probe_lr: the probe's Adam learning rate (None: lr, as the original, whose 1e-4

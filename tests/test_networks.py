@@ -12,7 +12,9 @@ import tensorflow as tf  # noqa: E402
 from amr_tf import networks  # noqa: E402
 from tests.helpers import assert_round_trip  # noqa: E402
 
-# (preset, channels, encoder, decoder): trainable counts of the original PyTorch models.
+# (preset, channels, encoder, decoder): trainable counts of the original PyTorch models
+# (architectures/arch_acai_kyle.py, latent 2; arch_acai_kyle_256.py, latent 16). acai1024's is the
+# same network built with latent 64: the original's arch_acai_kyle_1024.py is not in its repository.
 PARITY = [
     ("acai32", 1, 150_850, 75_745),
     ("acai32", 3, 150_882, 76_035),

@@ -220,3 +220,11 @@ def test_recipes_train_as_the_original_scripts_did():
             config = r.config()
             disc = networks.build_networks(config.preset, (64, 64, 1), 3).discriminator
             assert disc.filters == (64 if r.method == "AE+GAN" else 32), r.name
+
+
+def test_dsprites_recipes_train_for_the_original_scripts_epochs():
+    # exps/dsprite/*.sh: 500 epochs, but 1000 for mixup k=3 (gan3f_lamb1.sh)
+    for table in ("4", "dsprites_procedural"):
+        epochs = {r.name.rsplit("/", 1)[1]: r.epochs for r in recipes.table(table)}
+        assert epochs == {"vae": 500, "ae_gan": 500, "amr_mixup_k2": 500, "amr_bernoulli_k2": 500,
+                          "amr_mixup_k3": 1000, "amr_bernoulli_k3": 500}, table

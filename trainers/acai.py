@@ -1,6 +1,6 @@
 """ACAITrainer: the ACAI baseline (Berthelot et al. 2019) as the AMR paper re-implemented it.
 
-The original's `ACAIF3` (`models/acai.py`): the critic regresses how mixed an image is.
+The original's `ACAIF3` (`models/acai_f3.py`): the critic regresses how mixed an image is.
 - G: lamb * L1 recon(x, g(f(x))) + l_GAN(D(g(h_mix)), 0) + beta * consistency: the decoder
   tries to make its mixes look unmixed (critic output 0);
 - D: l_GAN(D(x), 0) + l_GAN(D(g(f(x))), 0) + l_GAN(D(g(h_mix)), 2 min(a, 1 - a)): 0 for real
