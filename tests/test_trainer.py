@@ -341,17 +341,20 @@ def test_generator_terms_are_averaged_over_generator_steps_only():
     assert after_two["recon"] != pytest.approx(recons[0], rel=1e-6)  # recon averages both steps
 
 
-@pytest.mark.parametrize("mixer,d_calls,due,calls", [
-    ("mixup", "batched", True, 2), ("mixup", "batched", False, 1),
-    ("mixup", "original", True, 5), ("mixup", "original", False, 5),
+@pytest.mark.parametrize("model,mixer,d_calls,due,calls", [
+    ("amr", "mixup", "batched", True, 2), ("amr", "mixup", "batched", False, 1),
+    ("amr", "mixup", "original", True, 5), ("amr", "mixup", "original", False, 5),
     # AE+GAN: the original still calls D on a mix it discards (4 calls a step)
-    ("none", "batched", True, 2), ("none", "original", True, 4), ("none", "original", False, 4)])
-def test_each_discriminator_call_advances_the_power_iteration_once(mixer, d_calls, due, calls):
+    ("amr", "none", "batched", True, 2), ("amr", "none", "original", True, 4), ("amr", "none", "original", False, 4),
+    # ACAI (the original's ACAIF3): D(r_mix) for the generator every step, then D(x), D(r), D(r_mix)
+    ("acai", "mixup", "batched", True, 2), ("acai", "mixup", "batched", False, 1),
+    ("acai", "mixup", "original", True, 4), ("acai", "mixup", "original", False, 4)])
+def test_each_discriminator_call_advances_the_power_iteration_once(model, mixer, d_calls, due, calls):
     """"original" calls D five times a step, as the original code does (D(r), D(r_mix) for the
     generator even when it does not update, then D(x), D(r), D(r_mix)); "batched" once for D and
     once more on the generator's steps. D's weights do not change before its update, so u after
     the step is `calls` power iterations of u before it."""
-    trainer = make_trainer(tiny_config(mixer=mixer, k=2, d_calls=d_calls))
+    trainer = make_trainer(tiny_config(model=model, mixer=mixer, k=2, d_calls=d_calls))
     assert trainer.d_calls == d_calls
     sns = [layer for layer in trainer.discriminator.body if isinstance(layer, networks.ReparametrizedSpectralNorm)]
     assert len(sns) == 8

@@ -5,6 +5,9 @@ The original's `ACAIF3` (`models/acai_f3.py`): the critic regresses how mixed an
   tries to make its mixes look unmixed (critic output 0);
 - D: l_GAN(D(x), 0) + l_GAN(D(g(f(x))), 0) + l_GAN(D(g(h_mix)), 2 min(a, 1 - a)): 0 for real
   data and reconstructions, the mixing coefficient folded to [0, 1] for mixes.
+D is called as the original calls it with `d_calls="original"`: once on the mixes for the
+generator (every step, updating or not), then on x, the reconstructions and the mixes in turn
+for the critic's update; "batched" makes the critic's three one call.
 With JS-GAN (`gan_loss="bce"`) the regression is a sigmoid cross-entropy against a soft target
 (the original's choice); `gan_loss="mse"` gives ACAI's own squared error on sigmoid(D).
 
@@ -38,11 +41,17 @@ class ACAITrainer(AMRTrainer):
     def _generator_terms(self):
         return ["recon", "g_gan_mix", "g_loss"] + (["consistency"] if self.beta > 0 else [])
 
+    def _fake_blocks(self, fakes, batch):
+        # The generator's side calls D on the mixes only (ACAI has no GAN term on reconstructions):
+        # its verdict in the update, and under d_calls="original" the discarded one of a step
+        # that does not update G (the original calls D(g(h_mix)) every step).
+        return [self._block(fakes, "mix", batch)]
+
     def _generator_losses(self, x, y, fwd):
         batch = tf.shape(x)[0]
         fakes = fwd.fakes
         out = {"recon": losses.reconstruction_loss(x, fakes[:batch], self.recon_loss)}
-        d_mix = self.discriminator(self._block(fakes, "mix", batch), training=True)
+        d_mix, _ = self._discriminate_blocks(self._fake_blocks(fakes, batch))
         out["g_gan_mix"] = losses.gan_loss(d_mix, 0.0, self.gan_loss)
         g_loss = self.lamb * out["recon"] + out["g_gan_mix"]
         if self.beta > 0:
@@ -61,7 +70,10 @@ class ACAITrainer(AMRTrainer):
         fakes = tf.stop_gradient(tf.cast(fwd.fakes, x.dtype))
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.discriminator(tf.concat([x, fakes], axis=0), training=True)
+            # [x; r; r_mix] in one call ("batched"), or D(x), D(r), D(r_mix) as the original calls
+            # it ("original": three power iterations of the spectral norm); the same rows either way.
+            blocks = [x, self._block(fakes, "recon", batch), self._block(fakes, "mix", batch)]
+            logits, _ = self._discriminate_blocks(blocks)
             out = {
                 "d_real": losses.gan_loss(logits[:batch], 0.0, self.gan_loss),
                 "d_recon": losses.gan_loss(logits[batch: 2 * batch], 0.0, self.gan_loss),
