@@ -154,6 +154,18 @@ def capped_low_precisions(text=None, environ=None):
                  if _ROUTED[t](flags) and not any(need <= usable for need in _NEEDS[t]))
 
 
+# What oneDNN can use above AVX2 (AVX-512, AVX-VNNI, AVX-NE-CONVERT / AVX-VNNI-INT8, AMX): on a CPU
+# with none of these, ONEDNN_MAX_CPU_ISA=AVX2 leaves oneDNN's kernels as they are.
+_ABOVE_AVX2 = ("avx512f", "avx_vnni", "avx_ne_convert", "avx_vnni_int8", "amx_tile", "amx_bf16")
+
+
+def above_avx2(text=None):
+    """Whether oneDNN has anything above AVX2 on this CPU, i.e. whether holding it to AVX2
+    (`make test`'s AVX2 pass) runs other kernels than its default. False on an AVX2-only CPU,
+    where that pass would repeat the first one."""
+    return bool(_flags(text) & set(_ABOVE_AVX2))
+
+
 _SHOWN_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_fp16", "avx_ne_convert",
                 "amx_bf16", "amx_fp16")
 

@@ -59,3 +59,9 @@ def test_the_header_line_names_the_cpu_its_flags_and_what_is_skipped():
     zen3 = cpu.flags_line(ZEN3, {})
     assert zen3.endswith("flags: avx2 fma; onednn: default; low-precision convolutions skipped: none")
     assert "\n" not in cpu.flags_line("", {})
+
+
+@pytest.mark.parametrize("flags, above", [(ZEN3, False), (ZEN4, True), (SKYLAKE, True), (SAPPHIRE_RAPIDS, True),
+                                          (GRANITE_RAPIDS, True), (SIERRA_FOREST, True)])
+def test_the_avx2_pass_runs_only_where_avx2_is_not_the_cpus_best(flags, above):
+    assert cpu.above_avx2(flags) is above
