@@ -10,11 +10,12 @@ import typing
 
 from absl import flags
 
-from amr_tf.config import BOTTLENECKS, GAN_LOSSES, MIXERS, MODELS, PRECISIONS, RECON_LOSSES, Config
+from amr_tf.config import BOTTLENECKS, GAN_LOSSES, MIXERS, MODELS, PRECISIONS, RECON_LOSSES, RECORDED_FIELDS, Config
 
 HELP = {
     "dataset": "Data set: digits (offline default), fashion_mnist, mnist, kmnist, svhn, cifar10, celeba, "
-               "dsprites, dsprites_procedural, lines; see `python -m amr_tf.data NAME`.",
+               "dsprites, dsprites_procedural, lines, folder (--data_dir=PATH: your own images); "
+               "see `python -m amr_tf.data NAME`.",
     "model": f"Trainer: {', '.join(MODELS)}.",
     "mixer": f"Mixing function: {', '.join(MIXERS)} (none = AE+GAN baseline).",
     "k": "Examples per mix (>= 2 with a mixer).",
@@ -46,7 +47,7 @@ HELP = {
                   "and for --model=vae).",
     "gan_loss": f"GAN loss: {', '.join(GAN_LOSSES)}.",
     "seed": "Seed for weights, mixing and data order.",
-    "data_dir": "Where data sets are read from (TFDS data_dir, or IDX files).",
+    "data_dir": "Where data sets are read from (TFDS data_dir, IDX files, or --dataset=folder's images).",
     "attributes": "Comma-separated attributes as multi-hot labels (CelebA).",
     "jit_compile": "Compile the train step with XLA.",
     "spectral_norm": "D's spectral norm: reparametrized (the original's: the raw kernel is trained and the "
@@ -55,8 +56,13 @@ HELP = {
     "d_calls": "How the trainer calls D: batched (one call over [x; r; r_mix]; fast) or original (the original "
                "code's five calls a step, each advancing the spectral norm's power iteration).",
     "precision": f"Compute precision: {', '.join(PRECISIONS)} (losses and the probe stay float32).",
+    "image_size": "--dataset=folder: the side its images are centre-cropped and resized to: 32 or 64 (default 32).",
+    "channels": "--dataset=folder: 1 or 3 (default: 3 unless every image sampled is greyscale).",
+    "labels": "--dataset=folder: inferred (from the first-level subfolders' names) or none.",
+    "split": "--dataset=folder: train,valid,test fractions of its fixed split.",
+    "strict_images": "--dataset=folder: refuse an image that cannot be decoded (default: skip it, counted).",
 }
-FIELDS = tuple(f.name for f in dataclasses.fields(Config))
+FIELDS = tuple(f.name for f in dataclasses.fields(Config) if f.name not in RECORDED_FIELDS)
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
            bool: flags.DEFINE_boolean}
 

@@ -36,6 +36,11 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # How the trainer calls D (see trainers/amr.py): one batched call, or the original's five a step.
 D_CALLS = ("batched", "original")
 LAST_BATCHES = ("drop", "keep")
+# The options of --dataset=folder, with their defaults (given for another data set: refused).
+FOLDER_OPTIONS = {"image_size": None, "channels": None, "labels": "inferred", "split": "0.9,0.05,0.05",
+                  "strict_images": False}
+# Fields that are no setting: what the run records about its data (see `amr_tf.data.folder`).
+RECORDED_FIELDS = ("data_fingerprint",)
 UPDATE_G_PHASES = ("run", "epoch")
 
 
@@ -94,6 +99,13 @@ class Config:
         d_calls: "batched" (one D call over [x; r; r_mix], and one over the fakes on the
             generator's steps) or "original" (the original's five calls a step, each its own
             power iteration; see `trainers.amr.D_CALLS`).
+        image_size, channels, labels, split, strict_images: `--dataset=folder`'s options (see
+            `amr_tf.data.folder`): the side images are resized to (32 or 64; None: 32), their
+            channels (1 or 3; None: 3 unless every image sampled is greyscale), "inferred" (labels
+            from the first-level subfolders) or "none", the train,valid,test fractions of its fixed
+            split, and whether an image that cannot be decoded is refused (else skipped).
+        data_fingerprint: recorded, not set: the folder's fingerprint when the run trained, so a
+            resume on a changed folder is refused.
     """
 
     dataset: str = "digits"
@@ -129,6 +141,12 @@ class Config:
     precision: str = "float32"
     spectral_norm: str = "reparametrized"
     d_calls: str = "batched"
+    image_size: Optional[int] = None
+    channels: Optional[int] = None
+    labels: str = "inferred"
+    split: str = "0.9,0.05,0.05"
+    strict_images: bool = False
+    data_fingerprint: Optional[str] = None
 
     def __post_init__(self):
         dsprites = self.dataset in DSPRITES
@@ -178,6 +196,7 @@ class Config:
         _choice("gan_loss", self.gan_loss, GAN_LOSSES)
         _choice("bottleneck", self.bottleneck, BOTTLENECKS)
         _choice("precision", self.precision, PRECISIONS)
+        self._validate_folder()
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got k={self.k}")
         if self.mixes and self.k > self.batch_size:
@@ -206,6 +225,22 @@ class Config:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {name}={getattr(self, name)}")
+
+    def _validate_folder(self):
+        """The options of `--dataset=folder` (and only of it)."""
+        from amr_tf.data import folder
+
+        _choice("labels", self.labels, folder.LABELS)
+        if self.image_size is not None:
+            _choice("image_size", self.image_size, folder.IMAGE_SIZES)
+        if self.channels is not None:
+            _choice("channels", self.channels, (1, 3))
+        folder.parse_split(self.split)
+        if self.dataset != "folder":
+            given = [f"{name}={getattr(self, name)}" for name, default in FOLDER_OPTIONS.items()
+                     if getattr(self, name) != default]
+            if given:
+                raise ValueError(f"{', '.join(given)} applies to --dataset=folder only (dataset is '{self.dataset}')")
 
     def _validate_types(self):
         """Every field of its declared type (a config.json may say "k": "two"), every float

@@ -364,6 +364,10 @@ def check_can_take(config, run_dir, find_latest, resume=True, restart=False):
             old = Config.from_json(path.read_text())
         except (ValueError, TypeError) as e:
             raise ValueError(f"{path} is not a readable run config ({e})") from None
+        if old.data_fingerprint != config.data_fingerprint and old.data_fingerprint is not None:
+            raise ValueError(f"{run_dir} trained on other images: --data_dir={config.data_dir} held "
+                             f"{old.data_fingerprint} then, {config.data_fingerprint} now (files added, removed or "
+                             "changed); put the folder back, or train in another --out_dir")
         diffs = [
             f"{f.name}={getattr(old, f.name)!r} there, {getattr(config, f.name)!r} now"
             for f in dataclasses.fields(Config)

@@ -73,6 +73,8 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     chief = strategies.is_chief(strategy)
     # The data first: a data set that cannot be read (offline TFDS, ...) creates no directory.
     info = data.info(config.dataset, config)
+    if info.fingerprint != config.data_fingerprint:  # recorded in config.json; a changed folder is refused
+        config = dataclasses.replace(config, data_fingerprint=info.fingerprint)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         # each replica takes an equal share of the global batch (the gather of the global batch

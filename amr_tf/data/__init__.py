@@ -19,6 +19,7 @@ from amr_tf.data import tfds_sources  # noqa: F401,E402  mnist kmnist svhn cifar
 from amr_tf.data import dsprites  # noqa: F401,E402  dsprites_procedural
 from amr_tf.data import lines  # noqa: F401,E402  lines
 from amr_tf.data import spiral  # noqa: F401,E402  spiral
+from amr_tf.data import folder  # noqa: F401,E402  folder
 # isort: on
 
 SOURCES = registry.names()

@@ -35,6 +35,11 @@ def main(argv=None):
     parser.add_argument("--data_dir", default=None, help="where data sets are read from (TFDS data_dir)")
     parser.add_argument("--attributes", default=None, help="CelebA attributes as multi-hot labels")
     parser.add_argument("--subset_train", type=int, default=None, help="keep this many training examples")
+    parser.add_argument("--labels", default="inferred", help="folder: inferred (from subfolders) or none")
+    parser.add_argument("--channels", type=int, default=None, help="folder: 1 or 3 (default: from the images)")
+    parser.add_argument("--image_size", type=int, default=None, help="folder: 32 or 64 (default 32)")
+    parser.add_argument("--split", default="0.9,0.05,0.05", help="folder: train,valid,test fractions")
+    parser.add_argument("--strict_images", action="store_true", help="folder: refuse undecodable images")
     parser.add_argument("--bench", action="store_true", help="time the training pipeline")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=300, help="batches timed per repeat")
@@ -50,7 +55,9 @@ def main(argv=None):
 
     try:
         config = Config(dataset=args.name, data_dir=args.data_dir, attributes=args.attributes,
-                        subset_train=args.subset_train, batch_size=args.batch_size)
+                        subset_train=args.subset_train, batch_size=args.batch_size, labels=args.labels,
+                        channels=args.channels, image_size=args.image_size, split=args.split,
+                        strict_images=args.strict_images)
         info = data.info(args.name, config)
         print(f"dataset: {info.name}")
         print(f"source: {info.origin}")
@@ -62,6 +69,16 @@ def main(argv=None):
             if split == "train" and config.subset_train and config.subset_train < info.split_sizes[split]:
                 note = f"  (--subset_train keeps {config.subset_train})"
             print(f"{split}: {info.split_sizes[split]}{note}")
+        if args.name == "folder":
+            from amr_tf.data import folder
+
+            decoded = folder.load(folder.Options.of(config))
+            for split, counts in folder.class_counts(config).items():
+                print(f"{split} classes: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+            skipped = f", {len(decoded.skipped)} skipped (cannot be decoded)" if decoded.skipped else ""
+            print(f"decoded {len(decoded.labels)} images in {decoded.seconds:.1f} s "
+                  f"({len(decoded.labels) / max(decoded.seconds, 1e-9):.0f} images/s){skipped}; "
+                  f"fingerprint: {info.fingerprint}")
         if args.bench:
             rates = [bench(args.name, config, args.batches, args.warmup) for _ in range(args.repeats)]
             print(f"pipeline images_per_s={statistics.median(rates):.0f} (median of {args.repeats}: "

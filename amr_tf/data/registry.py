@@ -28,6 +28,8 @@ class DataInfo:
         origin: where the data is read from, for people.
         value_range: (min, max) of the image values.
         labels: what a label is, for people (e.g. "one-hot digit class").
+        fingerprint: what the data is, where it can change under a run (a folder of images): a
+            string recorded in the run's config.json; None for fixed sources.
     """
 
     name: str
@@ -37,6 +39,7 @@ class DataInfo:
     origin: str
     value_range: Tuple[float, float] = (-1.0, 1.0)
     labels: str = "one-hot class"
+    fingerprint: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
