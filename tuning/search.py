@@ -21,7 +21,8 @@ from tuning import session  # noqa: E402
 from tuning.session import TUNERS  # noqa: E402
 
 BASE_FIELDS = ("dataset", "mixer", "k", "beta", "epochs", "batch_size", "steps_per_epoch", "subset_train",
-               "bottleneck", "update_g_every", "data_dir", "seed")
+               "bottleneck", "update_g_every", "data_dir", "seed", "image_size", "channels", "labels", "split",
+               "strict_images")
 cli.define_config_flags(BASE_FIELDS, help_overrides={
     "mixer": "Mixer when --mixers is not searched.",
     "k": "k when --ks is not searched.",
