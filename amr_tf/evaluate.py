@@ -4,8 +4,9 @@ Metrics (each writes `RUN/eval/<metric>.json` and ends the output with `name=val
 - `probe`: a logistic-regression probe re-fitted to convergence on the frozen codes of the
   train split (scikit-learn, lbfgs, standardised codes), scored on valid and test, beside the
   probe accuracy tracked during training (RUN/best.json).
-- `disentanglement`: Kim & Mnih's FactorVAE metric on dSprites (as disentanglement_lib
-  computes it); dSprites runs only.
+- `disentanglement`: Kim & Mnih's FactorVAE metric on dSprites, as disentanglement_lib
+  computes it (`disentanglement`) and as the original AMR code did for the paper's Table 4
+  (`original_score`, at most 0.8); dSprites runs only.
 - `lines`: ACAI's Mean Distance and Smoothness of latent interpolations, with pixel-space
   interpolation as a reference; `--dataset=lines` runs only.
 - `interpolations`: the paper's figures in RUN/eval/figures/ (see `amr_tf.figures`).
@@ -55,8 +56,9 @@ def define_flags():
     flags.DEFINE_list("compare", [], "interpolations: more run directories drawn beside this one in pairs.png "
                       "(e.g. AE+GAN vs AMR): --compare=RUN2,RUN3 or --compare RUN2 RUN3.")
     flags.DEFINE_integer("votes", DEFAULTS["votes"], "disentanglement: votes to fit the majority-vote "
-                         "classifier, and as many again to score it.")
-    flags.DEFINE_integer("batch_L", DEFAULTS["batch_L"], "disentanglement: images per vote (L).")
+                         "classifier, and as many again to score it; for the original's score (Table 4's scheme) "
+                         "its n_votes, votes // 5 per factor.")
+    flags.DEFINE_integer("batch_L", DEFAULTS["batch_L"], "disentanglement: images per vote (L), for both scores.")
     flags.DEFINE_integer("variance_samples", DEFAULTS["variance_samples"],
                          "disentanglement: images for the global variance of each code unit.")
     flags.DEFINE_integer("seed", DEFAULTS["seed"], "Seed for every random choice (votes, pairs, subsets).")

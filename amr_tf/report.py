@@ -6,6 +6,9 @@ eval/disentanglement.json and eval/lines.json when `amr_tf.evaluate` or `amr_tf.
 them. Runs that differ only by seed (and run length) are one setting; each setting prints as
 mean +- std over its seeds (sample std, n - 1, as numpy.std(ddof=1); 0 for one seed), in %, next
 to the paper's number where the setting is one of the paper's recipes (`amr_tf/recipes.py`).
+dSprites settings show disentanglement_lib's score (out of 100) and, beside the paper's column,
+the original AMR code's (out of 80: the scheme of the paper's Table 4; "-" for an eval file from
+before it was computed).
 
     python -m amr_tf.report --runs=runs/results/fashion
     python -m amr_tf.report --runs=runs/ --format=csv > results.csv

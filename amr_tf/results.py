@@ -7,6 +7,11 @@ and its eval/disentanglement.json and eval/lines.json when `amr_tf.evaluate` or
 each setting prints as mean +- std over its seeds (sample std, n - 1, as numpy.std(ddof=1); 0 for
 one seed), in %, next to the paper's number where the setting is one of the paper's recipes
 (`amr_tf/recipes.py`).
+
+dSprites settings show two disentanglement scores: disentanglement_lib's (eval accuracy, at most
+100%) and, next to the paper's column, the original AMR code's (`original_score`, the scheme the
+paper's Table 4 used, at most 80% because its loop skips the last factor). Only the second is on
+the paper's scale; an eval file written before it existed shows "-" there.
 """
 
 import csv
@@ -21,14 +26,17 @@ from amr_tf.config import DSPRITES
 FORMATS = ("markdown", "csv")
 # Columns of each kind of table: (header, row key).
 PROBE_COLUMNS = (("valid probe %", "val_probe"), ("test probe %", "test_probe"))
-DISENTANGLEMENT_COLUMNS = (("disentanglement %", "disentanglement"),)
+DISENTANGLEMENT_COLUMNS = (("disentanglement % (disentanglement_lib)", "disentanglement"),)
+# The original AMR code's score (the paper's Table 4 scheme, at most 0.8), printed beside the paper's column.
+ORIGINAL_COLUMNS = (("disentanglement % (original's scheme, max 80)", "disentanglement_original"),)
 LINES_COLUMNS = (("Mean Distance (1e-3)", "mean_distance"), ("Smoothness", "smoothness"),
                  ("pixel Mean Distance (1e-3)", "pixel_mean_distance"), ("pixel Smoothness", "pixel_smoothness"))
 
 
 def read_run(run_dir):
     """One run's scores: {config, run_dir, epochs_done, val_probe, test_probe, disentanglement,
-    mean_distance, smoothness, pixel_...}; scores a run lacks are None. None if not a run."""
+    disentanglement_original, mean_distance, smoothness, pixel_...}; scores a run lacks are None.
+    None if not a run."""
     run_dir = Path(run_dir)
     config = rundir.try_config(run_dir)
     if config is None:
@@ -37,7 +45,9 @@ def read_run(run_dir):
     out = {"config": config, "run_dir": str(run_dir), "epochs_done": rundir.finished_epochs(run_dir),
            "val_probe": _percent(best.get("val_probe_accuracy")),
            "test_probe": _percent(best.get("test_probe_accuracy"))}
-    out["disentanglement"] = _percent(_summary(run_dir, "disentanglement").get("disentanglement"))
+    disentanglement = _summary(run_dir, "disentanglement")
+    out["disentanglement"] = _percent(disentanglement.get("disentanglement"))
+    out["disentanglement_original"] = _percent(disentanglement.get("original_score"))
     lines = _summary(run_dir, "lines")
     for name in ("mean_distance", "smoothness"):
         scale = 1e3 if name == "mean_distance" else 1.0
@@ -125,7 +135,7 @@ def group(runs):
             "_order": (order.get(recipe.name, len(order)) if recipe else len(order), _setting_label(config), method,
                        mix, k),
         }
-        for _, name in PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS:
+        for _, name in PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + ORIGINAL_COLUMNS:
             row[name] = summarise([r[name] for r in members])
         rows.append(row)
     _tell_apart(rows)
@@ -172,8 +182,8 @@ def format_score(score, digits=2):
 
 
 def _columns(metric):
-    if metric == "disentanglement":
-        return DISENTANGLEMENT_COLUMNS + PROBE_COLUMNS[:1]
+    if metric == "disentanglement":  # the original's score last: beside the paper's column, on its scale
+        return DISENTANGLEMENT_COLUMNS + PROBE_COLUMNS[:1] + ORIGINAL_COLUMNS
     if metric == "lines":
         return LINES_COLUMNS
     return PROBE_COLUMNS
@@ -214,8 +224,9 @@ def markdown(rows):
 
 
 def to_csv(rows):
-    """One line per setting: labels, then each score's mean, std and n, then the paper's."""
-    names = [n for _, n in PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS]
+    """One line per setting: labels, then each score's mean, std and n (the original's
+    disentanglement score after the others), then the paper's."""
+    names = [n for _, n in PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + ORIGINAL_COLUMNS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["table", "setting", "method", "mix", "k", "lamb", "seeds", "epochs", "steps_per_epoch"]

@@ -197,6 +197,14 @@ def test_disentanglement_metric_on_a_dsprites_run(runs):
     assert record["summary"]["disentanglement"] == record["eval_accuracy"]
     assert record["factor_names"] == ["shape", "scale", "orientation", "pos_x", "pos_y"]
     assert read_scalars(run_dir)["eval/disentanglement"][-1][0] == 1
+    # the original AMR code's score (Table 4's scheme): 12 // 5 = 2 votes per factor, L = 16, posY not counted
+    original = record["original"]
+    assert original["votes_per_factor"] == 2 and original["votes"] == 10 and original["batch_L"] == 16
+    assert original["vote_units"] and len(original["vote_units"]) == 10 and original["seed"] == 3
+    assert original["unscored"] == ["pos_y"] and original["max_score"] == 0.8
+    assert record["summary"]["original_score"] == original["score"] and 0 <= original["score"] <= 0.8
+    written = json.loads((run_dir / "eval" / "disentanglement.json").read_text())
+    assert written["summary"]["original_score"] == original["score"]
 
 
 def test_grid_sampler_draws_any_factor_combination_from_the_splits():

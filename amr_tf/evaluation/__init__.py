@@ -5,7 +5,8 @@ a run with the metrics of REGISTRY (name -> metric module; `amr_tf/evaluation/ru
 this order:
 
 - `probe` (probe.py): a logistic-regression probe re-fitted on the frozen train codes.
-- `disentanglement` (disentanglement.py): Kim & Mnih's FactorVAE metric; dSprites runs only.
+- `disentanglement` (disentanglement.py): Kim & Mnih's FactorVAE metric (disentanglement_lib's,
+  and the original AMR code's, which Table 4 reports); dSprites runs only.
 - `lines` (lines.py): ACAI's Mean Distance and Smoothness; `--dataset=lines` runs only.
 - `interpolations` (interpolations.py): the paper's figures (`amr_tf.figures`).
 - `fid` (fid.py): Frechet Inception Distance, with InceptionV3's weights from disk.
@@ -47,7 +48,16 @@ from amr_tf.evaluation.codes import (
     three_way_path,
     weighted_strip,
 )
-from amr_tf.evaluation.disentanglement import factor_vae_dsprites, factor_vae_score, grid_sampler
+from amr_tf.evaluation.disentanglement import (
+    conditional_sampler,
+    factor_vae_dsprites,
+    factor_vae_score,
+    grid_sampler,
+    original_from_moments,
+    original_scheme,
+    original_score,
+    original_votes,
+)
 from amr_tf.evaluation.fid import INCEPTION_FILE, frechet_distance, inception_features, inception_weights_path
 from amr_tf.evaluation.interpolations import FIGURE_STEPS, GIF_STEPS, describe
 from amr_tf.evaluation.lines import (
@@ -84,6 +94,7 @@ __all__ = [
     "split_codes", "weighted_strip", "three_way_path", "class_mix_strip", "attribute_columns", "load_networks",
     # the metrics' pure parts
     "fit_linear_probe", "factor_vae_score", "factor_vae_dsprites", "grid_sampler",
+    "original_score", "original_from_moments", "original_votes", "original_scheme", "conditional_sampler",
     "N_IDEAL", "ideal_lines", "closest_line", "smoothness_score", "lines_mean_distance", "lines_smoothness",
     "lines_metrics", "ideal_interpolation", "pixel_interpolation",
     "frechet_distance", "inception_features", "inception_weights_path", "INCEPTION_FILE",
