@@ -20,7 +20,7 @@ import math
 import statistics
 from pathlib import Path
 
-from amr_tf import recipes, registry, rundir
+from amr_tf import provenance, recipes, registry, rundir
 from amr_tf.config import DSPRITES
 
 FORMATS = ("markdown", "csv")
@@ -219,7 +219,7 @@ def markdown(rows):
             if with_paper:
                 cells.append(format_score((*r["paper"], 3)) if r["paper"] else "-")
             out.append("| " + " | ".join(cells) + " |")
-        out.append("")
+        out += ["", provenance.stamp([d for r in members for d in r["run_dirs"]]), ""]
     return "\n".join(out) if out else "(no runs)"
 
 

@@ -51,7 +51,9 @@ LOGS_DIR = "logs"
 # Which checkpoint of a run a reader asks for: the best valid probe accuracy, or the newest epoch.
 CHECKPOINTS = ("best", "last")
 LOCK_FILE = ".lock"
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, CHECKPOINTS_DIR, IMAGES_DIR, LOGS_DIR, EVAL_DIR, LOCK_FILE)
+PROVENANCE_FILE = "provenance.jsonl"  # one line a training session: commit, date, CPU, command
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, CHECKPOINTS_DIR, IMAGES_DIR, LOGS_DIR, EVAL_DIR, LOCK_FILE,
+             PROVENANCE_FILE)
 
 
 def plain(value):
@@ -326,7 +328,7 @@ def _format(value):
 # What may differ between a run directory's config.json and the command that resumes it.
 RESUMABLE_CHANGES = ("epochs",)
 # What --restart moves aside: the whole history of the earlier run.
-RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, IMAGES_DIR, LOGS_DIR, EVAL_DIR)
+RESTART_MOVES = (CHECKPOINTS_DIR, METRICS_FILE, BEST_FILE, IMAGES_DIR, LOGS_DIR, EVAL_DIR, PROVENANCE_FILE)
 
 
 def check_can_take(config, run_dir, find_latest, resume=True, restart=False):

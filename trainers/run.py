@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from amr_tf import data, rundir
+from amr_tf import data, provenance, rundir
 from amr_tf.checkpoint import load_networks  # noqa: F401  (a run's networks; also imported from here)
 from trainers import callbacks, checkpoint, loop
 from trainers import strategy as strategies
@@ -137,6 +137,8 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     if initial_epoch >= config.epochs:
         print(f"{run_dir} has finished all {config.epochs} epochs; best: {recorder.best}", flush=True)
         return recorder.best
+    if chief:  # what trains this session: the commit, date, CPU and command, for the tables made of it
+        provenance.record(run_dir)
 
     valid = data.load(config.dataset, "valid", config)
     first_x, first_y = next(iter(valid))

@@ -1,0 +1,135 @@
+"""What produced a number: the commit of the code, the date, the CPU and the command.
+
+Each training session of a run appends one record to the run's `provenance.jsonl`
+(`record(run_dir)`); `amr_tf.report` prints under each table the line `stamp(...)` makes from
+its runs' records, and `stale(markdown_text)` finds the tables of a document whose stamped
+commit predates a change to the code that computes the numbers.
+"""
+
+import datetime
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from amr_tf import cpu, rundir
+
+ROOT = Path(__file__).resolve().parents[1]
+# The code that computes numbers: a change here makes an older table stale.
+NUMERIC_CODE = ("amr_tf/networks", "amr_tf/losses.py", "amr_tf/mixers.py", "amr_tf/data", "amr_tf/evaluation",
+                "amr_tf/metrics.py", "amr_tf/config.py", "trainers")
+STAMP = re.compile(r"measured at commit ([0-9a-f]{7,40})(\+changes)?")
+
+
+def _git(*args, root=ROOT):
+    try:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def commit():
+    """The checkout's commit (12 hex digits), with "+changes" when tracked files differ from it;
+    "unknown" outside a git checkout (an installed package)."""
+    sha = _git("rev-parse", "--short=12", "HEAD")
+    if not sha:
+        return "unknown"
+    return sha + ("+changes" if _git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def command():
+    """This process's command line, as a person would type it (`python -m amr_tf.train ...` for a
+    module of this checkout, `python benchmarks/x.py ...` for a script of it)."""
+    argv = list(sys.argv)
+    try:
+        script = Path(argv[0]).resolve().relative_to(ROOT)
+    except (IndexError, ValueError, OSError):
+        script = None
+    if script is not None and script.suffix == ".py":
+        parts = script.with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__main__" else parts
+        head = ["python", "-m", ".".join(parts)] if parts[0] in ("amr_tf", "trainers", "tuning") \
+            else ["python", str(script)]
+        argv = head + argv[1:]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def current():
+    """{commit, date, cpu, command} of this process."""
+    return {"commit": commit(), "date": datetime.date.today().isoformat(),
+            "cpu": f"{cpu.model()}; {cpu.isa()}", "command": command()}
+
+
+def record(run_dir):
+    """Appends this process's record to `run_dir/provenance.jsonl` (one line a training session)."""
+    path = Path(run_dir) / rundir.PROVENANCE_FILE
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(current(), sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read(run_dir):
+    """The run's records, oldest first ([] without any; lines that are no record are left out)."""
+    path = Path(run_dir) / rundir.PROVENANCE_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and all(isinstance(value.get(k), str) for k in ("commit", "date", "cpu")):
+            out.append(value)
+    return out
+
+
+def stamp(run_dirs):
+    """The line under a table: "measured at commit <sha> (<date>, <CPU>): `<command>`" from the
+    newest record of each run (several commits, dates, CPUs or commands are all named)."""
+    newest = [records[-1] for records in map(read, run_dirs) if records]
+    if not newest:
+        return "measured at commit unknown (these runs record none)"
+
+    def each(key):
+        return sorted({r.get(key) or "?" for r in newest})
+
+    commits, dates, cpus, commands = each("commit"), each("date"), each("cpu"), each("command")
+    dates = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    line = f"measured at commit {', '.join(commits)} ({dates}, {' / '.join(cpus)})"
+    return line + ": " + ", ".join(f"`{c}`" for c in commands[:3]) + (" ..." if len(commands) > 3 else "")
+
+
+def stale(text, paths=NUMERIC_CODE, root=ROOT):
+    """[(table title, why)] for the tables of the markdown `text` that are stale: whose stamp names
+    a commit older than a change to `paths` (or one with uncommitted changes, or an unknown one),
+    or that carry no stamp at all. A table is a "### " heading up to the next heading."""
+    out = []
+    sections = re.split(r"^(#{2,3} .*)$", text, flags=re.M)
+    for title, body in zip(sections[1::2], sections[2::2]):
+        if not title.startswith("### ") or "|---" not in body:
+            continue
+        title = title[4:].strip()
+        found = STAMP.search(body)
+        if not found:
+            out.append((title, "no 'measured at commit' line"))
+            continue
+        sha, changes = found.groups()
+        if changes:
+            out.append((title, f"measured at {sha} with uncommitted changes"))
+            continue
+        changed = _git("log", "--format=%h %s", f"{sha}..HEAD", "--", *paths, root=root)
+        if changed is None or _git("cat-file", "-e", f"{sha}^{{commit}}", root=root) is None:
+            out.append((title, f"commit {sha} is not in this checkout's history"))
+        elif changed:
+            first = changed.splitlines()[-1]
+            out.append((title, f"the code that computes it changed after {sha} ({len(changed.splitlines())} "
+                               f"commit(s), the first: {first[:80]})"))
+    return out
