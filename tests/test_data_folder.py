@@ -1,6 +1,7 @@
 """`--dataset=folder`: your own images, on small folders the tests write."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -113,7 +114,6 @@ def test_beyond_the_memory_budget_the_pixels_go_to_a_cache_file_that_the_next_lo
     ("beside", "holds images beside its class folders \\(stray.png\\)"),
     ("empty_class", "the class folder\\(s\\) zebras hold no images"),
     ("few", "leave the valid and test split\\(s\\) empty"),
-    ("unlabelled", "training without labels is not supported yet"),
 ])
 def test_a_folder_that_cannot_be_a_data_set_is_one_line(tmp_path, case, message):
     root = tmp_path / "images"
@@ -131,10 +131,6 @@ def test_a_folder_that_cannot_be_a_data_set_is_one_line(tmp_path, case, message)
             (root / "zebras").mkdir()
     elif case == "few":
         write_folder(root, classes=("a",), per_class=5)
-    elif case == "unlabelled":
-        root.mkdir()
-        for i in range(30):
-            Image.new("RGB", (8, 8), (i, i, i)).save(root / f"{i}.png")
     with pytest.raises(ValueError, match=message):
         data.info("folder", config(root))
 
@@ -176,3 +172,55 @@ def test_a_folder_run_trains_exports_and_refuses_to_resume_on_changed_images(tmp
                      f"--out_dir={tmp_path / 'run2'}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "does not exist" in result.stderr.strip().splitlines()[-1] and not (tmp_path / "run2").exists()
+
+
+def test_images_directly_in_the_folder_or_labels_none_have_no_labels(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(30):
+        Image.new("RGB", (8, 8), (i, 2 * i, 3 * i)).save(flat / f"{i}.png")
+    info = data.info("folder", config(flat))
+    assert info.n_classes == 0 and info.labels.startswith("none")
+    x, y = data.get_source("folder").arrays("train", config(flat))
+    n = info.split_sizes["train"]
+    assert n == 30 - 2 * round(30 * 0.05) and x.shape == (n, 32, 32, 3) and y.shape == (n, 0)
+    labelled = write_folder(tmp_path / "labelled", per_class=4)
+    Image.new("RGB", (8, 8)).save(labelled / "stray.png")  # beside the class folders: fine without labels
+    assert data.info("folder", config(labelled, labels="none")).n_classes == 0
+    with pytest.raises(ValueError, match="--cls=1 needs labels"):
+        from trainers.build import build_trainer
+
+        build_trainer(config(flat, cls=1.0), info)
+
+
+@pytest.mark.slow
+def test_an_unlabelled_run_trains_without_a_probe_keeps_the_lowest_val_recon_and_exports(tmp_path):
+    import csv
+    import json
+
+    from amr_tf import checkpoint, evaluation
+    from amr_tf.serving import export_run
+    from trainers import run
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(flat / f"{i}.png")
+    out = tmp_path / "run"
+    best = run.fit(config(flat, epochs=2, steps_per_epoch=2), out, verbose=0)
+    with open(out / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert not [c for c in rows[0] if "probe" in c] and "val_recon" in rows[0]
+    lowest = min(rows, key=lambda r: (float(r["val_recon"]), int(r["epoch"])))
+    assert best == json.loads((out / "best.json").read_text()) == {
+        "epoch": int(lowest["epoch"]), "val_recon": pytest.approx(float(lowest["val_recon"])),
+        "criterion": "lowest val_recon"}
+    path = checkpoint.find(out, "best")
+    assert path.name == f"best-{best['epoch']:04d}"
+    held = checkpoint.read(path)[0]
+    assert [k for k in held if k.startswith("encoder")] and not [k for k in held if "probe" in k]
+    assert (Path(export_run(out, tmp_path / "exports")) / "saved_model.pb").exists()
+    from amr_tf import rundir
+
+    assert "needs labels" in evaluation.REGISTRY["probe"].why_not(rundir.read_config(out))

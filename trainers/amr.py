@@ -124,7 +124,7 @@ class AMRTrainer(BaseTrainer):
 
     @property
     def optimizer_names(self):
-        names = ["ae_optimizer", "d_optimizer", "probe_optimizer"]
+        names = ["ae_optimizer", "d_optimizer"] + (["probe_optimizer"] if self.probe is not None else [])
         return names + (["cls_optimizer"] if getattr(self, "cls_optimizer", None) is not None else [])
 
     @property

@@ -1,6 +1,6 @@
 """BaseTrainer: what every trainer shares (AMR, ACAI, the beta-VAE).
 
-An auto-encoder f, g and a linear probe on its frozen codes; the loss weight lamb and the
+An auto-encoder f, g and a linear probe on its frozen codes (none on data without labels); the loss weight lamb and the
 reconstruction loss; torch's coupled L2 decay as a loss term; the mixing RNG (a checkpointed
 `keras.random.SeedGenerator`); one `keras.metrics.Mean` tracker per logged loss; the validation
 step; which networks and optimizers a checkpoint holds; and `get_config` for the networks.
@@ -13,13 +13,15 @@ import tensorflow as tf
 from amr_tf import losses
 
 EVAL_NAMES = ("recon", "probe_loss", "probe_accuracy")
+PROBE_NAMES = ("probe_loss", "probe_accuracy")
 
 
 class BaseTrainer(keras.Model):
     """The shared part of every trainer.
 
     Args:
-        encoder, decoder, probe: built Keras models (see `amr_tf.networks`).
+        encoder, decoder, probe: built Keras models (see `amr_tf.networks`); probe None on data
+            without labels (no probe is trained, none of its metrics is logged).
         lamb: reconstruction weight (the paper's lambda).
         recon_loss: a reconstruction loss kind of `amr_tf.losses`.
         weight_decay: coupled L2 decay added to every gradient (as torch's Adam).
@@ -44,8 +46,8 @@ class BaseTrainer(keras.Model):
         self.set_loss_names(loss_names)
 
     def set_loss_names(self, names):
-        """Logs exactly `names` (a fresh tracker each)."""
-        self.loss_names = tuple(names)
+        """Logs exactly `names` (a fresh tracker each), less the probe's without a probe."""
+        self.loss_names = tuple(n for n in names if self.probe is not None or n not in PROBE_NAMES)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     @property
@@ -60,7 +62,7 @@ class BaseTrainer(keras.Model):
     @property
     def optimizer_names(self):
         """The optimizers a checkpoint holds (attributes of the trainer, set by `compile`)."""
-        return ["ae_optimizer", "probe_optimizer"]
+        return ["ae_optimizer"] + (["probe_optimizer"] if self.probe is not None else [])
 
     @property
     def step_optimizer(self):
@@ -74,11 +76,12 @@ class BaseTrainer(keras.Model):
     def compile(self, ae_optimizer, probe_optimizer, **kwargs):
         super().compile(**kwargs)
         self.ae_optimizer = ae_optimizer
-        self.probe_optimizer = probe_optimizer
+        self.probe_optimizer = probe_optimizer if self.probe is not None else None
         # Built here, not lazily inside the step: slots created in a tf.cond branch or
         # a replica context fail under tf.distribute (Keras creates them on first apply).
         ae_optimizer.build(self.ae_variables)
-        probe_optimizer.build(self.probe.trainable_variables)
+        if self.probe is not None:
+            probe_optimizer.build(self.probe.trainable_variables)
 
     def call(self, x, training=False):
         return self.decoder(self.encoder(x, training=training), training=training)
@@ -101,7 +104,10 @@ class BaseTrainer(keras.Model):
         optimizer.apply(grads, variables)
 
     def _train_probe(self, h, y):
-        """One update of the linear probe on stop_gradient(h): it never changes the encoder."""
+        """One update of the linear probe on stop_gradient(h): it never changes the encoder.
+        Without a probe (no labels): nothing, and no metrics."""
+        if self.probe is None:
+            return {}
         variables = self.probe.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.probe(tf.cast(tf.stop_gradient(h), self.probe.compute_dtype), training=True)
@@ -114,8 +120,10 @@ class BaseTrainer(keras.Model):
         x, y = data
         h = self.encoder(x, training=False)
         r = self.decoder(h, training=False)
-        logits = self.probe(tf.cast(h, self.probe.compute_dtype), training=False)
         self.trackers["recon"].update_state(losses.reconstruction_loss(x, r, self.recon_loss))
+        if self.probe is None:
+            return {"recon": self.trackers["recon"].result()}
+        logits = self.probe(tf.cast(h, self.probe.compute_dtype), training=False)
         self.trackers["probe_loss"].update_state(losses.classifier_loss(y, logits))
         self.trackers["probe_accuracy"].update_state(losses.classifier_accuracy(y, logits))
         return {name: self.trackers[name].result() for name in EVAL_NAMES}

@@ -56,7 +56,7 @@ def build_trainer(config, info, dtype=None):
     trainer.compile(
         ae_optimizer=adam(config, "ae_adam"),
         d_optimizer=None if config.model == "vae" else adam(config, "d_adam"),
-        probe_optimizer=adam(config, "probe_adam", config.probe_lr),
+        probe_optimizer=adam(config, "probe_adam", config.probe_lr) if nets.probe is not None else None,
         cls_optimizer=adam(config, "cls_adam", config.cls_lr) if config.cls_lr else None,
         jit_compile=config.jit_compile,
     )

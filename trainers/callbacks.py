@@ -52,6 +52,14 @@ class RunRecorder(keras.callbacks.Callback):
 
     @property
     def best(self):
+        """The best epoch's record: the highest valid probe accuracy (the earliest of ties), or on
+        data without labels (no probe) the lowest valid reconstruction error, which it names."""
+        if not any("val_probe_accuracy" in r for r in self.history):
+            rows = [r for r in self.history if math.isfinite(r.get("val_recon", float("nan")))]
+            if not rows:
+                return None
+            row = min(rows, key=lambda r: (r["val_recon"], r["epoch"]))
+            return {"epoch": row["epoch"], "val_recon": row["val_recon"], "criterion": "lowest val_recon"}
         rows = [r for r in self.history if math.isfinite(r.get("val_probe_accuracy", float("nan")))]
         if not rows:
             return None
@@ -79,7 +87,7 @@ class RunRecorder(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        self._probe_accuracy = evaluation.ProbeAccuracy(model.encoder, model.probe)
+        self._probe_accuracy = None if model.probe is None else evaluation.ProbeAccuracy(model.encoder, model.probe)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -96,7 +104,8 @@ class RunRecorder(keras.callbacks.Callback):
         trainer = self.model
         if self.diverged is not None:
             return  # the epoch did not finish: no row, no checkpoint
-        logs["test_probe_accuracy"] = self._probe_accuracy(self.test_data)
+        if self._probe_accuracy is not None:
+            logs["test_probe_accuracy"] = self._probe_accuracy(self.test_data)
         row = {"epoch": epoch + 1, **{k: _plain(v) for k, v in logs.items()}}
         row["g_updates"] = int(trainer.ae_optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in row.items() if k != "epoch"):
@@ -105,13 +114,12 @@ class RunRecorder(keras.callbacks.Callback):
                              "values": sorted(k for k, v in row.items() if not math.isfinite(v))}
             trainer.stop_training = True
             return
-        previous_best = self.best
         self.history.append(row)
         objects = checkpoint.objects(trainer)
         meta = {"epoch": epoch + 1, "history": self.history}
         if self.identity:
             meta["identity"] = self.identity
-        if previous_best is None or row["val_probe_accuracy"] > previous_best["val_probe_accuracy"]:
+        if (self.best or {}).get("epoch") == epoch + 1:  # this epoch is the new best
             checkpoint.save(checkpoint.best_path(self.ckpt_dir, epoch + 1), objects, meta)
         checkpoint.save(checkpoint.epoch_path(self.ckpt_dir, epoch + 1), objects, meta)
         self._append(row)

@@ -55,6 +55,12 @@ def spec_from_flags():
     ks = session.parse_list("ks", FLAGS.ks, int) if FLAGS.ks else ()
     betas = session.parse_list("betas", FLAGS.betas, float) if FLAGS.betas else ()
     base = Config(lamb=lambdas[0], **cli.config_values(BASE_FIELDS))
+    if base.dataset == "folder":
+        from amr_tf import data
+
+        if data.info("folder", base).n_classes == 0:
+            raise ValueError("the search's objective is the linear probe's valid accuracy, and this folder's images "
+                             "have no labels (no class subfolders, or --labels=none): give them class subfolders")
     seeds = tuple(range(FLAGS.seed, FLAGS.seed + FLAGS.seeds))
     return session.make_spec(base, lambdas, mixers, ks, betas, FLAGS.tuner, FLAGS.max_trials, seeds)
 

@@ -73,7 +73,7 @@ def main(argv=None):
             from amr_tf.data import folder
 
             decoded = folder.load(folder.Options.of(config))
-            for split, counts in folder.class_counts(config).items():
+            for split, counts in folder.class_counts(config).items() if decoded.index.classes else ():
                 print(f"{split} classes: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
             skipped = f", {len(decoded.skipped)} skipped (cannot be decoded)" if decoded.skipped else ""
             print(f"decoded {len(decoded.labels)} images in {decoded.seconds:.1f} s "

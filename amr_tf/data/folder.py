@@ -282,11 +282,8 @@ def info(config=None) -> registry.DataInfo:
     decoded = load(options)
     parts = splits(options)
     classes = decoded.index.classes
-    if not classes:
-        raise ValueError(f"--data_dir={options.data_dir} has no class folders (or --labels=none): training "
-                         "without labels is not supported yet; put each class's images in a subfolder named "
-                         "after it")
-    labels = f"one-hot subfolder ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})"
+    labels = (f"one-hot subfolder ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})" if classes
+              else "none (no class subfolders, or --labels=none): no probe; the best is the lowest val_recon")
     return registry.DataInfo("folder", (options.image_size, options.image_size, decoded.channels), len(classes),
                              {s: len(p) for s, p in parts.items()}, f"images under {options.data_dir}",
                              labels=labels, fingerprint=decoded.index.fingerprint)
@@ -299,12 +296,11 @@ def split(name, config=None) -> registry.SplitData:
     rows = splits(options)[name]
     images = decoded.images
     labels = decoded.labels[rows]
-    n_classes = max(1, len(decoded.index.classes))
-    eye = np.eye(n_classes, dtype=np.float32)
+    eye = np.eye(len(decoded.index.classes), dtype=np.float32)  # [n, 0] labels without classes
 
     def fetch(indices):
         x = images[rows[indices]].astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
-        return x, eye[labels[indices]]
+        return x, (eye[labels[indices]] if len(eye) else np.zeros((len(indices), 0), np.float32))
 
     return registry.SplitData(len(rows), fetch)
 

@@ -89,6 +89,9 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
     else:
         test = codes.split(config, "test")
         x, y, idx = codes.pick(test, max(64, 2 * pairs + 3), rng)
+        if len(x) < 2 * pairs + 3:  # a small test split (a folder of a few images): repeat it
+            repeat = np.resize(np.arange(len(x)), 2 * pairs + 3)
+            x, y, idx = x[repeat], y[repeat], idx[repeat]
         x_a, x_b = x[:pairs], x[pairs:2 * pairs]
         rows = [(f"this: {describe(config)}", nets.encoder, nets.decoder)]
         compared = [{"label": "pixel"}, {"label": rows[0][0], "run_dir": str(run_dir), "checkpoint": checkpoint}]

@@ -16,7 +16,13 @@ SCALARS = ("probe_valid_accuracy", "probe_test_accuracy")
 
 
 def why_not(config):
-    """None: every run has a train split with labels to fit the probe on."""
+    """None where the run's data has labels to fit the probe on (every set but a folder without
+    class subfolders, or one read with --labels=none)."""
+    if config.dataset == "folder":
+        from amr_tf import data
+
+        if data.info("folder", config).n_classes == 0:
+            return "needs labels: this folder's images have none (no class subfolders, or --labels=none)"
     return None
 
 

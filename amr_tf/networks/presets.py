@@ -102,7 +102,7 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
         preset: a name in `PRESETS`.
         image_shape: (H, W, C) for images (acai: square, side a power of two >= 16;
             dsprites: 64x64), (D,) for the spiral's points.
-        n_classes: number of probe classes.
+        n_classes: number of probe classes (0: data without labels, no probe).
         dtype: dtype policy of f, g, D and the class mixer (e.g. "mixed_bfloat16"); None: the
             global policy. The probe stays float32 (it is a measuring instrument), unless
             dtype is "float64" (numerics checks), which every network then follows.
@@ -126,12 +126,14 @@ def build_networks(preset, image_shape, n_classes, dtype=None, *, variational=Fa
     decoder = p.decoder(shape, dtype)
     discriminator = p.discriminator(shape, dtype, n_attributes=int(n_attributes),
                                     spectral_norm=check_spectral_norm(spectral_norm))
-    probe = Probe(n_classes, dtype="float64" if dtype == "float64" else "float32")
+    # no labels (n_classes 0): no probe
+    probe = Probe(n_classes, dtype="float64" if dtype == "float64" else "float32") if n_classes else None
     codes = encoder.compute_output_shape(inputs)
     encoder.build(inputs)
     decoder.build(codes)
     discriminator.build(inputs)
-    probe.build(codes)
+    if probe is not None:
+        probe.build(codes)
     class_mixer = None
     if n_attributes:
         class_mixer = ClassMixer(int(n_attributes), codes[-1], dtype=dtype)
