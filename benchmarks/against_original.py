@@ -3,6 +3,7 @@
     make reference-venv            # benchmarks/.venv-reference: torch (CPU) and numpy, nothing of amr_tf
     git clone https://github.com/christopher-beckham/amr /path/to/amr   # the original, unmodified
     .venv/bin/python benchmarks/against_original.py --reference=/path/to/amr [--seeds=5 --n=256]
+    .venv/bin/python benchmarks/against_original.py --reference=/path/to/amr --families=all
 
 Not a test: it needs torch and the original's code, which amr_tf never depends on. The original
 runs in its own virtual environment (`benchmarks/original_side.py`, started as a subprocess), and
@@ -25,6 +26,21 @@ read by amr_tf, handed to both sides as the same float32 array in [-1, 1]):
    k=2, mixup k=3 and Bernoulli k=2, with the same mixing draws injected on both sides: the same
    losses, and the same updated weights within STEP_BOUNDS in float64 with SGD; float32 SGD and
    the real Adam are reported beside it.
+
+Every family (`--families`, comma-separated or `all`; the default, acai32,amr_step, is 1, 1b and 2
+above): parts 1 and 1b of the rest are `benchmarks/families.py` against `original_families.py`,
+each network built by the architecture file the original's scripts name, its weights copied over:
+- acai256: part 1 for `arch_acai_kyle_256.py` (16 code maps) and its probe (n_in 256);
+- dsprites, dsprites_ndf64: part 1 for `dsprite_gd.py` (ndf 32 and 64; konny's D under torch's
+  own spectral_norm) on the first --n dsprites_procedural test images: f(x), g(f(x)), D's logit;
+- vae: the beta-VAE encoder of `arch_dsprite_burgess-g_kyle_d_vae.py`: the mean, the second half
+  and g(mean), and how each code reads the posterior from them (the original: s is the standard
+  deviation; amr_tf: a log-variance);
+- acai_step: 1b for `ACAIF3.train_on_instance` against ACAITrainer (d_calls="original"), beta 0
+  and 1, with the same perm and alpha injected, checked as the AMR step is;
+- vae_step: 1b for `VAE.train_on_instance` against VAETrainer with the same eps injected: as the
+  original reads the posterior (reported: it differs), and handed exp(s / 2) (checked).
+Written to `<out>/against_original_families.md` and `.json`.
 
 3. Same training, same budget (`--parts=3`, long: about 8 minutes a run here): the original and
    amr_tf trained side by side at the original's settings, seeds 0..--training_seeds-1, on the same
@@ -52,8 +68,15 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import families  # noqa: E402
 
 NETS = ("encoder", "decoder", "discriminator", "probe")
+# Parts 1 and 1b by family (--families): acai32 (part 1, and part 2) and amr_step (part 1b) are
+# the checks above; the rest live in `benchmarks/families.py` (the original's side:
+# `original_families.py`).
+FAMILIES = ("acai32", "amr_step") + families.PART1_FAMILIES + families.STEP_FAMILIES
 
 
 def fashion_test_images(n):
@@ -341,21 +364,24 @@ def statistics_at_init(ref, images, seeds):
 
 
 def _markdown(part1, part1b, part2, tolerance, n, torch_version, seconds):
-    lines = [f"Fashion-MNIST test images: {n}; torch {torch_version}; {seconds:.0f} s.", "",
-             f"**1. Same weights, same numbers** (max |amr_tf - original|; "
-             f"pass: <= {tolerance:g} x max(1, max |output|))",
-             "", "| spectral_norm | seed | code | reconstruction | D logit | probe logits |",
-             "|---|---|---|---|---|---|"]
-    for kind, by_seed in part1.items():
+    lines = [f"Fashion-MNIST test images: {n}; torch {torch_version}; {seconds:.0f} s."]
+    if part1 is not None:
+        lines += ["", f"**1. Same weights, same numbers** (max |amr_tf - original|; "
+                  f"pass: <= {tolerance:g} x max(1, max |output|))",
+                  "", "| spectral_norm | seed | code | reconstruction | D logit | probe logits |",
+                  "|---|---|---|---|---|---|"]
+    for kind, by_seed in (part1 or {}).items():
         for seed, row in by_seed.items():
             cells = [f"{row[o]['max_abs_diff']:.2e}{'' if row[o]['pass'] else ' FAIL'}"
                      for o in ("code", "reconstruction", "d_logit", "probe_logits")]
             lines.append(f"| {kind} | {seed} | " + " | ".join(cells) + " |")
-    lines += ["", "**1b. One whole training step** (G, D and probe updates, d_calls=original, the same mixing draws; "
-              "||amr_tf - original|| / ||original's update|| per network; losses: largest relative difference)", "",
-              "| run | spectral_norm | configuration | f | g | D | D's u | probe | losses |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for run, by_kind in part1b.items():
+    if part1b is not None:
+        lines += ["", "**1b. One whole training step** (G, D and probe updates, d_calls=original, the same mixing "
+                  "draws; ||amr_tf - original|| / ||original's update|| per network; losses: largest relative "
+                  "difference)", "",
+                  "| run | spectral_norm | configuration | f | g | D | D's u | probe | losses |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+    for run, by_kind in (part1b or {}).items():
         for kind, by_name in by_kind.items():
             for name, r in by_name.items():
                 rel = r["relative"]
@@ -365,9 +391,10 @@ def _markdown(part1, part1b, part2, tolerance, n, torch_version, seconds):
                              f"{rel['discriminator']:.1e}{verdict} | {rel['discriminator_u']:.1e} | "
                              f"{rel['probe']:.1e} | "
                              f"{loss:.1e}{'' if r['losses_pass'] else ' FAIL'} |")
-    lines += ["", "**2. Statistics at initialisation** (each code's own initialiser)", "",
-              "| code | seed | L1 of g(f(x)) | std g(f(x)) | std f(x) | std D logit |", "|---|---|---|---|---|---|"]
-    for code, by_seed in part2.items():
+    if part2 is not None:
+        lines += ["", "**2. Statistics at initialisation** (each code's own initialiser)", "",
+                  "| code | seed | L1 of g(f(x)) | std g(f(x)) | std f(x) | std D logit |", "|---|---|---|---|---|---|"]
+    for code, by_seed in (part2 or {}).items():
         for seed, s in by_seed.items():
             lines.append(f"| {code} | {seed} | {s['recon_l1']:.3f} | {s['recon_std']:.3f} | {s['code_std']:.3f} | "
                          f"{s['d_logit_std']:.4f} |")
@@ -389,6 +416,9 @@ def main():
     parser.add_argument("--step_batch", type=int, default=64, help="batch of the one-step check (the original's 64)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--parts", default="1,2", help="which parts: 1 (with 1b), 2, 3 (the long training comparison)")
+    parser.add_argument("--families", default="acai32,amr_step",
+                        help=f"parts 1 and 1b for these families ({', '.join(FAMILIES)}) or 'all'; part 2 is "
+                             "acai32's; the new families' tables go to against_original_families.md and .json")
     parser.add_argument("--training", default="mixup_k2", help="part 3's configurations: mixup_k2, ae_gan")
     parser.add_argument("--training_seeds", type=int, default=3)
     parser.add_argument("--training_report_only", action="store_true",
@@ -399,6 +429,9 @@ def main():
     parts = set(args.parts.split(","))
     if not parts or parts - {"1", "2", "3"}:
         sys.exit(f"against_original: --parts takes 1, 2 and 3; got {args.parts}")
+    chosen = FAMILIES if args.families == "all" else tuple(args.families.split(","))
+    if not chosen or set(chosen) - set(FAMILIES):
+        sys.exit(f"against_original: --families takes {', '.join(FAMILIES)} or all; got {args.families}")
     for path, what in ((Path(args.reference) / "architectures" / "arch_kyle.py",
                         "--reference is no checkout of the original"),
                        (Path(args.reference_python), "no reference environment (run `make reference-venv`)")):
@@ -419,25 +452,72 @@ def main():
             sys.exit(0 if ok3 else 1)
     else:
         ok3 = True
-    start = time.time()
-    images, labels = fashion_test_images(args.n)
+    ok = ok3
     seeds = list(range(args.seeds))
-    with tempfile.TemporaryDirectory() as tmp:
-        ref = run_original(args.reference_python, args.reference, images, seeds, tmp)
-    part1, ok = same_weights_same_numbers(ref, images, seeds, args.tolerance)
-    part1b, ok_step = one_training_step(args.reference_python, args.reference, images[:args.step_batch],
-                                        labels[:args.step_batch])
-    part2 = statistics_at_init(ref, images, seeds)
-    ok &= ok_step & ok3
-    text = _markdown(part1, part1b, part2, args.tolerance, args.n, str(ref["torch_version"]), time.time() - start)
-    (out / "against_original.md").write_text(text)
-    (out / "against_original.json").write_text(json.dumps(
-        {"same_weights_same_numbers": part1, "one_training_step": part1b, "statistics_at_init": part2,
-         "tolerance": args.tolerance,
-         "n": args.n, "all_pass": ok}, indent=2, default=str) + "\n")
-    print(text)
-    print(f"against_original: parts 1 and 1b {'passed' if ok else 'FAILED'}; wrote {out / 'against_original.md'}")
+    acai32 = "acai32" in chosen and parts & {"1", "2"}
+    amr_step = "amr_step" in chosen and "1" in parts
+    if acai32 or amr_step:  # acai32's parts 1 and 2 and the AMR step: against_original.md and .json
+        start = time.time()
+        images, labels = fashion_test_images(args.n)
+        part1 = part1b = part2 = None
+        torch_version = "?"
+        if acai32:
+            with tempfile.TemporaryDirectory() as tmp:
+                ref = run_original(args.reference_python, args.reference, images, seeds, tmp)
+            torch_version = str(ref["torch_version"])
+            if "1" in parts:
+                part1, ok1 = same_weights_same_numbers(ref, images, seeds, args.tolerance)
+                ok &= ok1
+            if "2" in parts:
+                part2 = statistics_at_init(ref, images, seeds)
+        if amr_step:
+            part1b, ok_step = one_training_step(args.reference_python, args.reference, images[:args.step_batch],
+                                                labels[:args.step_batch])
+            ok &= ok_step
+        text = _markdown(part1, part1b, part2, args.tolerance, args.n, torch_version, time.time() - start)
+        (out / "against_original.md").write_text(text)
+        (out / "against_original.json").write_text(json.dumps(
+            {"same_weights_same_numbers": part1, "one_training_step": part1b, "statistics_at_init": part2,
+             "tolerance": args.tolerance,
+             "n": args.n, "all_pass": ok}, indent=2, default=str) + "\n")
+        print(text)
+        print(f"against_original: acai32 and the AMR step {'passed' if ok else 'FAILED'}; "
+              f"wrote {out / 'against_original.md'}")
+    others = [f for f in chosen if f in families.PART1_FAMILIES + families.STEP_FAMILIES]
+    if others and "1" in parts:
+        ok &= run_families(args, others, seeds, out)
     sys.exit(0 if ok else 1)
+
+
+def run_families(args, chosen, seeds, out):
+    """Parts 1 and 1b of the families beyond acai32 and the AMR step (`benchmarks/families.py`):
+    writes against_original_families.md and .json; whether their checks pass."""
+    start = time.time()
+    part1, steps, ok = {}, {}, True
+    for family in chosen:
+        t = time.time()
+        if family in families.PART1_FAMILIES:
+            part1[family], passed = families.same_weights_family(args.reference_python, args.reference, family,
+                                                                 args.n, seeds, args.tolerance)
+        else:
+            steps[family], passed = families.one_step_family(args.reference_python, args.reference, family,
+                                                             args.step_batch, STEP_RUNS, STEP_BOUNDS, LOSS_REL)
+        print(f"against_original: {family} {'passed' if passed else 'FAILED'} ({time.time() - t:.0f} s)", flush=True)
+        ok &= passed
+    from amr_tf import cpu
+
+    torch_version = next(iter({**part1, **steps}.values()))["torch_version"]
+    header = f"`{' '.join(sys.argv)}`; torch {torch_version}; {cpu.flags_line()}; {time.time() - start:.0f} s."
+    text = families.markdown(part1, steps, args.tolerance, STEP_BOUNDS, LOSS_REL, header)
+    (out / "against_original_families.md").write_text(text)
+    (out / "against_original_families.json").write_text(json.dumps(
+        {"same_weights_same_numbers": part1, "one_training_step": steps, "tolerance": args.tolerance,
+         "step_bounds": STEP_BOUNDS, "vae_bounds": families.VAE_BOUNDS, "loss_rel": LOSS_REL, "all_pass": ok},
+        indent=2, default=str) + "\n")
+    print(text)
+    print(f"against_original: families {', '.join(chosen)} {'passed' if ok else 'FAILED'}; "
+          f"wrote {out / 'against_original_families.md'}")
+    return ok
 
 
 if __name__ == "__main__":
