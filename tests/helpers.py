@@ -135,3 +135,17 @@ def run(cmd, *, cwd=ROOT, env=None, timeout=300):
 def run_cli(module, *flags, timeout=300, **kwargs):
     """`python -m module flags...` from the repository root (see `run`)."""
     return run(command(module, *flags), timeout=timeout, **kwargs)
+
+
+def fake_run(root, name, seed, val, test, **config):
+    """A run directory root/name/s<seed> with a config.json, a best.json (val and test probe
+    accuracies at epoch 3) and three epochs done, as `report` reads one (no training)."""
+    import json
+
+    run_dir = Path(root) / name / f"s{seed}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(Config(seed=seed, **config).to_json())
+    (run_dir / "best.json").write_text(json.dumps({"epoch": 3, "val_probe_accuracy": val,
+                                                   "test_probe_accuracy": test}))
+    (run_dir / "metrics.csv").write_text("epoch,x\n1,0\n2,0\n3,0\n")
+    return run_dir

@@ -10,7 +10,7 @@ codes, with:
     -> {"commit": "1bd67b9b4fb2fcf07cc8faba3c863f5ad5d4c4c0", "seed": 2019, "votes_per_factor": 8,
         "L": 20, "split": 0.55, "constant": 0.8, "vae": 0.55, "noise": 0.275}
 
-`make_codes` is that script's recipe (numpy only, no torch here); the two must stay the same.
+`make_codes` is imported from that script, so the test's codes are the ones the numbers came from.
 """
 
 import json
@@ -20,38 +20,13 @@ import pytest
 
 from amr_tf.evaluation import disentanglement as dis
 
+# the codes' recipe is the benchmark's own (numpy only at import; torch only where it runs the original)
+from benchmarks.original_disentanglement import UNITS, VOTES_PER_FACTOR, make_codes
+from tests.helpers import fake_run
+
 REFERENCE = {"split": 0.55, "constant": 0.8, "vae": 0.55, "noise": 0.275}
-SEED = 2019
-VOTES_PER_FACTOR, L, UNITS = 8, 20, 6
-SCALES = np.array([1.0, 3.0, 0.5, 2.0, 1.5, 0.02])
-QUIET = ((0, 0, 0, 0, 0, 0, 3, 3),
-         (0, 0, 0, 0, 0, 1, 1, 1),
-         (2, 2, 2, 2, 4, 4, 4, 4),
-         (3, 3, 3, 3, 3, 3, 3, 1),
-         (5, 5, 5, 5, 5, 5, 5, 5))
 FACTORS = np.repeat(np.arange(5), VOTES_PER_FACTOR)  # the original's vote order: factor by factor
 SIZES = (3, 6, 40, 32, 32)
-
-
-def make_codes(case="split"):
-    """benchmarks/original_disentanglement.py's codes: float32 [40, 20, d] in vote order."""
-    n_votes = len(QUIET) * VOTES_PER_FACTOR
-    if case == "noise":
-        return (np.random.default_rng(SEED + 1).normal(size=(n_votes, L, UNITS)) * SCALES).astype(np.float32)
-    rng = np.random.default_rng(SEED)
-    codes = rng.normal(size=(n_votes, L, UNITS)) * SCALES
-    codes += rng.normal(size=(n_votes, 1, UNITS)) * 0.5 * SCALES
-    codes += rng.normal(size=(1, 1, UNITS)) * 5.0
-    quiet = np.asarray(QUIET).reshape(-1)
-    for i, unit in enumerate(quiet):
-        mean = codes[i, :, unit].mean()
-        codes[i, :, unit] = mean + 0.05 * (codes[i, :, unit] - mean)
-    if case == "constant":
-        codes = np.concatenate([codes, np.zeros((n_votes, L, 1))], axis=2)
-    if case == "vae":
-        sigma = 0.5 + rng.uniform(size=codes.shape)
-        codes = np.concatenate([codes, sigma], axis=2)
-    return codes.astype(np.float32)
 
 
 @pytest.mark.parametrize("case", sorted(REFERENCE))
@@ -139,29 +114,16 @@ def test_original_scheme_of_an_encoder_that_reads_the_factors():
     assert few["score"] is None and "undefined" in few["note"]
 
 
-def _fake_run(root, name, seed, val, test, **config):
-    """A run directory with a config.json, a best.json and three epochs done (no training)."""
-    from amr_tf.config import Config
-
-    run_dir = root / name / f"s{seed}"
-    run_dir.mkdir(parents=True)
-    (run_dir / "config.json").write_text(Config(seed=seed, **config).to_json())
-    (run_dir / "best.json").write_text(json.dumps({"epoch": 3, "val_probe_accuracy": val,
-                                                   "test_probe_accuracy": test}))
-    (run_dir / "metrics.csv").write_text("epoch,x\n1,0\n2,0\n3,0\n")
-    return run_dir
-
-
 def test_report_prints_the_original_score_beside_the_paper(tmp_path):
     from amr_tf import results
 
     for seed, summary in ((0, {"disentanglement": 0.5, "original_score": 0.55}),
                           (1, {"disentanglement": 0.6, "original_score": 0.45})):
-        run_dir = _fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3,
+        run_dir = fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3,
                             probe_lr=None, weight_decay=0.0, last_batch="keep", update_g_phase="epoch")
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "disentanglement.json").write_text(json.dumps({"summary": summary}))
-    old = _fake_run(tmp_path, "old", 0, 0.4, 0.4, dataset="dsprites_procedural", mixer="mixup", k=2,
+    old = fake_run(tmp_path, "old", 0, 0.4, 0.4, dataset="dsprites_procedural", mixer="mixup", k=2,
                     probe_lr=None, weight_decay=0.0, last_batch="keep", update_g_phase="epoch")
     (old / "eval").mkdir()
     (old / "eval" / "disentanglement.json").write_text(json.dumps({"summary": {"disentanglement": 0.7}}))

@@ -9,7 +9,7 @@ import pytest
 from amr_tf import report as reports
 from amr_tf import reproduce
 from amr_tf.config import Config
-from tests.helpers import run_cli
+from tests.helpers import fake_run, run_cli
 from trainers import recipes
 
 # The paper's results (Tables 1-4), as the project's specification (../shared/SPEC.md, section 5)
@@ -140,22 +140,12 @@ def test_reproduce_tiny_recipe_runs_resumes_and_reports(tmp_path):
     assert "| 2 | 1 x 2 steps |" in row  # both seeds finished: no "unfinished"
 
 
-def _fake_run(root, name, seed, val, test, **config):
-    run_dir = root / name / f"s{seed}"
-    run_dir.mkdir(parents=True)
-    (run_dir / "config.json").write_text(Config(seed=seed, **config).to_json())
-    (run_dir / "best.json").write_text(json.dumps({"epoch": 3, "val_probe_accuracy": val,
-                                                   "test_probe_accuracy": test}))
-    (run_dir / "metrics.csv").write_text("epoch,x\n1,0\n2,0\n3,0\n")
-    return run_dir
-
-
 def test_report_groups_seeds_and_matches_the_paper(tmp_path):
     recipe = recipes.recipe("1/mnist/amr_mixup_k2")
     settings = dict(recipe.settings)
     for seed, (val, test) in enumerate(((0.90, 0.80), (0.80, 0.70), (0.85, 0.75))):
-        _fake_run(tmp_path, "mnist", seed, val, test, **settings)
-    _fake_run(tmp_path, "other", 0, 0.5, 0.4, **dict(settings, lamb=2.0))
+        fake_run(tmp_path, "mnist", seed, val, test, **settings)
+    fake_run(tmp_path, "other", 0, 0.5, 0.4, **dict(settings, lamb=2.0))
     rows = reports.group(reports.find_runs(tmp_path))
     assert len(rows) == 2
     main = next(r for r in rows if r["lamb"] == "10")
@@ -173,13 +163,13 @@ def test_report_groups_seeds_and_matches_the_paper(tmp_path):
 
 def test_report_reads_eval_scores_and_tells_settings_apart(tmp_path):
     for seed, score in ((0, 0.5), (1, 0.6)):
-        run_dir = _fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3,
+        run_dir = fake_run(tmp_path, "dsp", seed, 0.4, 0.4, dataset="dsprites_procedural", mixer="bernoulli", k=3,
                             probe_lr=None, weight_decay=0.0, last_batch="keep",
                             update_g_phase="epoch")  # as the recipe (the original's scripts, its loop)
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "disentanglement.json").write_text(json.dumps({"summary": {"disentanglement": score}}))
     for lr in (2e-3, 1e-3):  # neither is the lines recipe's lr: one setting label, two settings
-        _fake_run(tmp_path, f"lines{lr}", 0, 0.1, 0.1, dataset="lines", lr=lr)
+        fake_run(tmp_path, f"lines{lr}", 0, 0.1, 0.1, dataset="lines", lr=lr)
     run_dir = tmp_path / "lines0.001" / "s0"
     (run_dir / "eval").mkdir()
     (run_dir / "eval" / "lines.json").write_text(json.dumps({"summary": {
