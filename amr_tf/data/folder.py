@@ -100,7 +100,7 @@ def scan(options: Options) -> Index:
         raise ValueError(f"--data_dir={options.data_dir} is not a folder" if root.exists()
                          else f"--data_dir={options.data_dir} does not exist")
     found = []  # (relative path, size, mtime_ns)
-    for folder, subfolders, names in os.walk(root, followlinks=True):
+    for folder, subfolders, names in os.walk(root):  # symlinked folders not followed (as Keras)
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(names):
             if _is_image(name):
