@@ -224,3 +224,41 @@ def test_an_unlabelled_run_trains_without_a_probe_keeps_the_lowest_val_recon_and
     from amr_tf import rundir
 
     assert "needs labels" in evaluation.REGISTRY["probe"].why_not(rundir.read_config(out))
+
+
+@pytest.mark.slow
+def test_a_labelled_folder_is_tuned_and_evaluated_and_an_unlabelled_one_refused_by_the_tuner(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.helpers import CLI_ENV, ROOT, run_cli
+
+    labelled = write_folder(tmp_path / "labelled", classes=("a", "b"), per_class=20)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(30):
+        Image.new("RGB", (9, 9), (i, 2 * i, 3 * i)).save(flat / f"{i}.png")
+    env = {**CLI_ENV, "AMR_TF_CACHE": str(tmp_path / "cache")}
+    tiny = ["--dataset=folder", "--batch_size=16", "--steps_per_epoch=2", "--epochs=1", "--lambdas=2"]
+    # the unlabelled search runs beside the labelled one: it must stop at once, in one line
+    refused = subprocess.Popen([sys.executable, "-m", "tuning.search", *tiny, f"--data_dir={flat}",
+                                f"--directory={tmp_path / 'refused'}"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tuned = run_cli("tuning.search", *tiny, f"--data_dir={labelled}", f"--directory={tmp_path / 'search'}", env=env)
+    _, stderr = refused.communicate(timeout=300)
+    assert refused.returncode == 2, stderr[-2000:]
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "have no labels" in lines[0] and not (tmp_path / "refused").exists(), lines
+
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    assert "trial 0: lamb=2 val_probe_accuracy=" in tuned.stdout
+    run_dir = next((tmp_path / "search").glob("*/trial_0000/run_s0"))
+    recorded = json.loads((run_dir / "config.json").read_text())
+    assert (recorded["dataset"], recorded["data_dir"], recorded["lamb"]) == ("folder", str(labelled), 2.0)
+    assert recorded["data_fingerprint"].startswith("40 files, sha256:")
+    evaluated = run_cli("amr_tf.evaluate", f"--run_dir={run_dir}", "--metric=interpolations", env=env)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    figures = run_dir / "eval" / "figures"
+    assert {"pairs.png", "bernoulli.png"} <= {p.name for p in figures.iterdir()}
+    assert Image.open(figures / "pairs.png").size[0] > 200
