@@ -9,6 +9,12 @@ Metrics (each writes `RUN/eval/<metric>.json` and ends the output with `name=val
   (`original_score`, at most 0.8); dSprites runs only.
 - `lines`: ACAI's Mean Distance and Smoothness of latent interpolations, with pixel-space
   interpolation as a reference; `--dataset=lines` runs only.
+- `spiral`: how far decoded random mixes land from the spiral (supplement Fig. 12): mean
+  distance to the noiseless curve and the fraction within the data's noise band, beside the
+  same pairs mixed in input space; `--dataset=spiral` runs only.
+- `class_mixer`: the class mixer's decoded mixes (Eq. 7) classified by a judge trained apart on
+  the real images: how often it names the intended class, against plain mixup of the same
+  pairs and chance; runs trained with `--cls` only.
 - `interpolations`: the paper's figures in RUN/eval/figures/ (see `amr_tf.figures`).
 - `fid`: Frechet Inception Distance of reconstructions and of decoded mixes against the test
   split, when Keras' InceptionV3 ImageNet weights are on disk (nothing is downloaded).
@@ -63,7 +69,8 @@ def define_flags():
                          "disentanglement: images for the global variance of each code unit.")
     flags.DEFINE_integer("seed", DEFAULTS["seed"], "Seed for every random choice (votes, pairs, subsets).")
     flags.DEFINE_integer("interpolations", DEFAULTS["interpolations"], "lines: interpolations (pairs).")
-    flags.DEFINE_integer("steps", DEFAULTS["steps"], "lines: images per interpolation.")
+    flags.DEFINE_integer("steps", DEFAULTS["steps"], "lines: images per interpolation; class_mixer: mixing "
+                         "weights a per pair.")
     flags.DEFINE_integer("probe_examples", None, "probe: fit on at most this many (seeded) train examples "
                          "(default all).")
     flags.DEFINE_integer("fid_examples", DEFAULTS["fid_examples"], "fid: test images (capped by the split).")

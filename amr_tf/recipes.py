@@ -9,7 +9,9 @@ can measure offline, with the same rows:
 - "digits": Table 1's rows on scikit-learn's bundled digits, a quick offline check;
 - "fashion": Table 1's rows on Fashion-MNIST (Debian's dataset-fashion-mnist), with MNIST's lambdas;
 - "dsprites_procedural": Table 4's rows on procedurally drawn dSprites (no download);
-- "lines": AE+GAN, AMR and ACAI on ACAI's synthetic lines, scored by Mean Distance / Smoothness.
+- "lines": AE+GAN, AMR and ACAI on ACAI's synthetic lines, scored by Mean Distance / Smoothness;
+- "spiral": the supplement's Fig. 12 as numbers: AE+GAN, and AMR mixup (lambda 10) with the
+  consistency weight beta in {0, 0.1, 10, 100}, scored by the `spiral` metric.
 
 Example:
     >>> [r.name for r in table("4")][:2]
@@ -26,12 +28,14 @@ from amr_tf.config import Config
 
 # Where a recipe's score comes from: the best valid probe accuracy over training (Tables 1-3),
 # the Kim & Mnih disentanglement metric (Table 4), ACAI's lines metrics.
-METRICS = ("probe", "disentanglement", "lines")
+METRICS = ("probe", "disentanglement", "lines", "spiral")
 # Epochs the paper does not state: dSprites (Table 4) trains for the original's scripts' epochs
 # (exps/dsprite/*.sh: 500, and 1000 for mixup k=3, gan3f_lamb1.sh); the lines benchmark's are ours.
 DSPRITES_EPOCHS = 500
 DSPRITES_EPOCHS_BY_ROW = {("AMR", "mixup", 3): 1000}
 LINES_EPOCHS = 200
+SPIRAL_EPOCHS = 100  # supplement 7.3
+SPIRAL_BETAS = (0.0, 0.1, 10.0, 100.0)
 SEEDS = 3
 
 
@@ -70,6 +74,8 @@ class Recipe:
             method = f"amr_{s['mixer']}_k{s['k']}"
         else:
             method = {"AE+GAN": "ae_gan", "ACAI": "acai", "beta-VAE": "vae"}[self.method]
+        if s.get("beta"):  # the consistency weight, where a table varies it (the spiral)
+            method += f"_beta{s['beta']:g}"
         return f"{self.table}/{data}/{method}"
 
     @property
@@ -209,6 +215,12 @@ def _build():
     # ACAI's lines benchmark: AE+GAN, AMR mixup k=2 and ACAI; lambda 10 (the default).
     t["lines"] = _column("lines", "lines", (PROBE_ROWS[0], PROBE_ROWS[1], PROBE_ROWS[4]), (10, 10, 10),
                          (None,) * 3, LINES_EPOCHS, metric="lines", dataset="lines")
+    # Supplement 7.3 (Fig. 12): the spiral, AE+GAN and AMR mixup at each consistency weight; lambda 10.
+    t["spiral"] = _column("spiral", "spiral", PROBE_ROWS[:1], (10,), (None,), SPIRAL_EPOCHS, metric="spiral",
+                          dataset="spiral")
+    for beta in SPIRAL_BETAS:
+        t["spiral"] += _column("spiral", "spiral", PROBE_ROWS[1:2], (10,), (None,), SPIRAL_EPOCHS, metric="spiral",
+                               dataset="spiral", beta=beta)
     return t
 
 

@@ -2,7 +2,7 @@
 
 Every run directory under a folder (one holding config.json) is read through `amr_tf.rundir`:
 its best.json (the best valid probe accuracy over training and the test accuracy at that epoch),
-and its eval/disentanglement.json and eval/lines.json when `amr_tf.evaluate` or
+and its eval/disentanglement.json, eval/lines.json and eval/spiral.json when `amr_tf.evaluate` or
 `amr_tf.reproduce` wrote them. Runs that differ only by seed (and run length) are one setting;
 each setting prints as mean +- std over its seeds (sample std, n - 1, as numpy.std(ddof=1); 0 for
 one seed), in %, next to the paper's number where the setting is one of the paper's recipes
@@ -31,6 +31,11 @@ DISENTANGLEMENT_COLUMNS = (("disentanglement % (disentanglement_lib)", "disentan
 ORIGINAL_COLUMNS = (("disentanglement % (original's scheme, max 80)", "disentanglement_original"),)
 LINES_COLUMNS = (("Mean Distance (1e-3)", "mean_distance"), ("Smoothness", "smoothness"),
                  ("pixel Mean Distance (1e-3)", "pixel_mean_distance"), ("pixel Smoothness", "pixel_smoothness"))
+# The spiral (supplement Fig. 12): decoded mixes' distance to the curve, and the same pairs mixed in input space.
+SPIRAL_COLUMNS = (("mix distance to the spiral (1e-3)", "spiral_mix_distance"),
+                  ("mixes within the noise band %", "spiral_mix_within_band"),
+                  ("input-space mix distance (1e-3)", "spiral_input_mix_distance"))
+SCORE_COLUMNS = PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + SPIRAL_COLUMNS + ORIGINAL_COLUMNS
 
 
 def read_run(run_dir):
@@ -54,6 +59,11 @@ def read_run(run_dir):
         for prefix, source in (("", "lines_"), ("pixel_", "pixel_")):
             value = _number(lines.get(f"{source}{name}"))
             out[f"{prefix}{name}"] = None if value is None else value * scale
+    spiral = _summary(run_dir, "spiral")
+    for name in ("spiral_mix_distance", "spiral_input_mix_distance"):
+        value = _number(spiral.get(name))
+        out[name] = None if value is None else value * 1e3
+    out["spiral_mix_within_band"] = _percent(spiral.get("spiral_mix_within_band"))
     return out
 
 
@@ -135,7 +145,7 @@ def group(runs):
             "_order": (order.get(recipe.name, len(order)) if recipe else len(order), _setting_label(config), method,
                        mix, k),
         }
-        for _, name in PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + ORIGINAL_COLUMNS:
+        for _, name in SCORE_COLUMNS:
             row[name] = summarise([r[name] for r in members])
         rows.append(row)
     _tell_apart(rows)
@@ -161,7 +171,7 @@ def _tell_apart(rows):
 def _metric_of(config):
     if config.dataset in DSPRITES:
         return "disentanglement"
-    return "lines" if config.dataset == "lines" else "probe"
+    return config.dataset if config.dataset in ("lines", "spiral") else "probe"
 
 
 def summarise(values):
@@ -186,6 +196,8 @@ def _columns(metric):
         return DISENTANGLEMENT_COLUMNS + PROBE_COLUMNS[:1] + ORIGINAL_COLUMNS
     if metric == "lines":
         return LINES_COLUMNS
+    if metric == "spiral":  # the probe too: the spiral's arm
+        return SPIRAL_COLUMNS + PROBE_COLUMNS
     return PROBE_COLUMNS
 
 
@@ -213,7 +225,8 @@ def markdown(rows):
             header.append("paper (table %s)" % table if table in recipes.PAPER_TABLES else "paper (dSprites)")
         out += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in members:
-            digits = {"mean_distance": 3, "pixel_mean_distance": 3, "smoothness": 3, "pixel_smoothness": 3}
+            digits = {"mean_distance": 3, "pixel_mean_distance": 3, "smoothness": 3, "pixel_smoothness": 3,
+                      "spiral_mix_within_band": 1}
             cells = [r["method"], r["mix"], r["k"], r["lamb"], str(len(r["seeds"])), _epochs(r)]
             cells += [format_score(r[name], digits.get(name, 2)) for _, name in columns]
             if with_paper:
@@ -226,7 +239,7 @@ def markdown(rows):
 def to_csv(rows):
     """One line per setting: labels, then each score's mean, std and n (the original's
     disentanglement score after the others), then the paper's."""
-    names = [n for _, n in PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + ORIGINAL_COLUMNS]
+    names = [n for _, n in SCORE_COLUMNS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["table", "setting", "method", "mix", "k", "lamb", "seeds", "epochs", "steps_per_epoch"]

@@ -8,6 +8,8 @@ this order:
 - `disentanglement` (disentanglement.py): Kim & Mnih's FactorVAE metric (disentanglement_lib's,
   and the original AMR code's, which Table 4 reports); dSprites runs only.
 - `lines` (lines.py): ACAI's Mean Distance and Smoothness; `--dataset=lines` runs only.
+- `spiral` (spiral.py): distance of decoded mixes to the spiral; `--dataset=spiral` runs only.
+- `class_mixer` (class_mixer.py): the class mixer judged by a classifier trained apart; `--cls` runs.
 - `interpolations` (interpolations.py): the paper's figures (`amr_tf.figures`).
 - `fid` (fid.py): Frechet Inception Distance, with InceptionV3's weights from disk.
 

@@ -11,11 +11,12 @@ import time
 import numpy as np
 
 from amr_tf import registry, rundir
-from amr_tf.evaluation import codes, disentanglement, fid, interpolations, lines, probe
+from amr_tf.evaluation import class_mixer, codes, disentanglement, fid, interpolations, lines, probe, spiral
 
 # name -> metric module, in the order the metrics are listed, run and printed. A new metric is
 # a module with the interface described in amr_tf/evaluation/__init__.py, and a line here.
-REGISTRY = {metric.NAME: metric for metric in (probe, disentanglement, lines, interpolations, fid)}
+REGISTRY = {metric.NAME: metric for metric in (probe, disentanglement, lines, spiral, class_mixer, interpolations,
+                                                fid)}
 METRICS = tuple(REGISTRY)
 CHECKPOINTS = rundir.CHECKPOINTS
 DEFAULTS = dict(votes=800, batch_L=800, variance_samples=10000, seed=0, interpolations=16, steps=16,
