@@ -49,7 +49,7 @@ def run_one(recipe, config, run_dir, eval_options, log=print):
     if finished_epochs(run_dir) < config.epochs:
         run.fit(config, run_dir)
     if not evaluated(run_dir, recipe.metric):
-        records = evaluation.evaluate_run(run_dir, metric=recipe.metric, **eval_options)
+        records = evaluation.evaluate_run(run_dir, metric=recipe.metric, checkpoint=recipe.checkpoint, **eval_options)
         summary = records[recipe.metric]["summary"]
         log("  " + " ".join(f"{k}={rundir.plain(v)}" for k, v in summary.items()))
     keras.backend.clear_session()  # the next run builds its networks afresh
