@@ -164,13 +164,89 @@ def test_interpolation_figures_are_written_and_compare_runs_side_by_side(runs):
     assert (run_dir / "eval" / "figures" / "pairs.png").read_bytes() == before
 
 
-def test_spiral_run_all_gives_probe_and_the_spiral_plot_only(runs):
+def test_spiral_run_all_gives_probe_the_spiral_scores_and_the_spiral_plot_only(runs):
+    from amr_tf import results
+
     run_dir = runs("spiral")
     records = evaluate.evaluate_run(run_dir, "all")
-    assert list(records) == ["probe", "interpolations"]
+    assert list(records) == ["probe", "spiral", "interpolations"]
     assert [Path(f).name for f in records["interpolations"]["files"]] == ["spiral.png"]
     assert (run_dir / "eval" / "figures" / "spiral.png").stat().st_size > 1000
     assert records["probe"]["code_dims"] == 2
+    summary = records["spiral"]["summary"]
+    assert records["spiral"]["mixes"] == 5 * 1000
+    # the real points sit in their own noise band; chords between two points of the spiral mostly do not
+    assert summary["spiral_data_distance"] < summary["band"] < 0.05
+    assert summary["spiral_input_mix_distance"] > summary["band"]
+    assert 0 <= summary["spiral_mix_within_band"] <= 1 and summary["spiral_mix_distance"] > 0
+    assert "eval/spiral_mix_distance" in read_scalars(run_dir)
+    table = results.report(run_dir)
+    assert "mix distance to the spiral (1e-3)" in table
+    assert f"{summary['spiral_mix_distance'] * 1e3:.2f}" in table
+
+
+def test_spiral_distances_by_hand():
+    from amr_tf.data import spiral as spiral_data
+    from amr_tf.evaluation import spiral
+
+    # arm 0 ends at t = 1, angle 3 pi: (-1, 0); arm 1 at angle 4 pi: (1, 0); both start at the origin
+    # and every point of it lies within radius 1, so (0.6, 0.8) * 5 is at least 4 away
+    far = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 0.0], [3.0, 4.0]])
+    d = spiral.distance_to_curve(far)
+    np.testing.assert_allclose(d[:3], [1.0, 1.0, 0.0], atol=1e-6)
+    assert 4.0 <= d[3] < np.hypot(2.0, 4.0)
+    real, _ = spiral_data.points("valid")
+    on_curve = spiral.curve(500)
+    chords = 0.5 * (real[:500] + real[500:])
+    s = spiral.scores(real, on_curve, chords, reconstructions=real)
+    # points of the curve between the reference's samples (at most ~5e-4 apart) are within half a gap
+    assert s["spiral_mix_within_band"] == 1.0 and s["spiral_mix_distance"] < 2.5e-4
+    assert s["spiral_recon_distance"] == pytest.approx(s["spiral_data_distance"])
+    # noise N(0, 0.02^2) per coordinate: a point's distance to the curve is at most its offset
+    assert 0.01 < s["spiral_data_distance"] < 0.03 and 0.03 < s["band"] < 0.06
+    assert s["spiral_input_mix_within_band"] < 0.5 and s["spiral_input_mix_distance"] > 0.05
+    i, j, alpha = spiral.random_pairs(10, 3, np.random.default_rng(0))
+    assert len(i) == 30 and not np.any(i == j) and np.all((alpha >= 0) & (alpha < 1))
+
+
+def test_class_mixer_agreement_and_pairs_by_hand():
+    from amr_tf.evaluation import class_mixer
+
+    alphas = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
+    y1, y2 = np.array([3, 4]), np.array([7, 1])
+    always_first = np.repeat(y1[:, None], 5, axis=1)
+    score, per_alpha = class_mixer.agreement(always_first, y1, y2, alphas)
+    assert score == 0.5 and np.isnan(per_alpha[2])
+    np.testing.assert_array_equal(per_alpha[[0, 1, 3, 4]], [1, 1, 0, 0])
+    intended = np.array([[3, 3, 0, 7, 7], [4, 4, 9, 9, 1]])  # a = 1/2 is not scored; one miss
+    assert class_mixer.agreement(intended, y1, y2, alphas)[0] == 7 / 8
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3])
+    i, j = class_mixer.different_pairs(labels, 100, np.random.default_rng(1))
+    assert len(i) and np.all(labels[i] != labels[j]) and len(set(i) | set(j)) == 2 * len(i)
+
+
+def test_class_mixer_metric_judges_a_supervised_run_with_a_cached_judge(runs, tmp_path, monkeypatch, capsys):
+    from amr_tf.evaluation import class_mixer
+
+    monkeypatch.setenv("AMR_TF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(class_mixer.JUDGE, "steps", 20)
+    run_dir = runs("sup")
+    with pytest.raises(ValueError, match="needs a run trained with the class mixer"):
+        evaluate.evaluate_run(runs("aegan"), "class_mixer")
+    record = evaluate.evaluate_run(run_dir, "class_mixer", steps=4)["class_mixer"]
+    summary = record["summary"]
+    assert summary["class_mixer_chance"] == 0.1 and record["pairs"] > 50
+    assert record["alphas"] == [1.0, 0.6667, 0.3333, 0.0]
+    for name in ("class_mixer_agreement", "plain_mixup_agreement", "class_mixer_either_class",
+                 "judge_test_accuracy", "judge_recon_accuracy"):
+        assert 0 <= summary[name] <= 1, name
+    assert summary["class_mixer_either_class"] >= summary["class_mixer_agreement"]
+    judge = Path(record["judge"]["weights"])
+    assert judge.parent == tmp_path / "cache" / "judges" and "training the judge" in capsys.readouterr().err
+    stamp = judge.stat().st_mtime_ns
+    again = evaluate.evaluate_run(run_dir, "class_mixer", steps=4)["class_mixer"]
+    assert again["summary"] == summary and judge.stat().st_mtime_ns == stamp
+    assert "training the judge" not in capsys.readouterr().err
 
 
 def test_lines_metric_scores_the_model_and_the_references(runs):

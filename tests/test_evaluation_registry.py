@@ -19,7 +19,7 @@ from amr_tf import evaluation, rundir
 from amr_tf.evaluation import codes
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ("probe", "disentanglement", "lines", "interpolations", "fid")
+ORDER = ("probe", "disentanglement", "lines", "spiral", "class_mixer", "interpolations", "fid")
 
 
 def test_the_registry_holds_the_metrics_in_their_order_with_one_interface():
@@ -103,7 +103,7 @@ def test_an_unknown_metric_is_one_line_listing_the_registry(run_dir, monkeypatch
     with pytest.raises(ValueError) as refused:
         evaluation.select_metrics("probe,nope", config)
     assert str(refused.value) == ("unknown metric 'nope'; choose one of: all, probe, disentanglement, lines, "
-                                  "interpolations, fid (all stands alone)")
+                                  "spiral, class_mixer, interpolations, fid (all stands alone)")
     monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric([]))
     with pytest.raises(ValueError, match="^unknown metric 'nope'; choose one of: all, probe, .*, fid, fake "):
         evaluation.evaluate_run(run_dir, "nope")
