@@ -3,7 +3,11 @@
 Times the trainer's real `train_step` (the one `fit` runs), compiled as `fit` compiles it,
 over whole generator cycles (a multiple of `update_g_every` steps, so the slower steps that
 also update the auto-encoder count at their true share): samples/s is batch_size * steps /
-total time. Also: median ms per step, peak RSS, model FLOPs per sample and achieved GFLOP/s.
+total time. Also: median ms per step, peak RSS, model FLOPs per sample and achieved GFLOP/s,
+as a fraction of two ceilings: `peak_fraction` of the nominal peak (cores x FMA FLOP/cycle of
+the kernels' ISA x clock, from /proc/cpuinfo), and `roofline_fraction` of the GEMM rate this
+machine measures now in the step's compute dtype (`gemm_<dtype>_gflops`: a 2048^3 matmul; float32
+always, and bfloat16 where the CPU has it in hardware), which is what the step could reach.
 The last line is `samples_per_s=<float> params_encoder=<int> params_decoder=<int> ...`.
 
 `--profile=DIR` then traces --profile_steps more steps with the TensorFlow profiler into DIR
@@ -19,7 +23,7 @@ from amr_tf import quiet
 quiet.import_tensorflow()
 
 from amr_tf.config import PRECISIONS  # noqa: E402
-from trainers.throughput import benchmark  # noqa: E402
+from trainers.throughput import benchmark, roofline  # noqa: E402
 
 flags.DEFINE_integer("k", 2, "Examples per mix.")
 flags.DEFINE_string("mixer", "mixup", "Mixing function.")
@@ -39,6 +43,7 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored"], "tf.distribute
 flags.DEFINE_integer("logical_cpus", None, "Split the CPU into N logical devices (for --strategy=mirrored).")
 flags.DEFINE_string("profile", None, "Also write a profiler trace of --profile_steps steps here and print its top ops.")
 flags.DEFINE_integer("profile_steps", 10, "Steps traced by --profile (rounded up to whole generator cycles).")
+flags.DEFINE_boolean("roofline", True, "Measure the machine's GEMM rate for roofline_fraction (a few seconds).")
 FLAGS = flags.FLAGS
 
 
@@ -76,6 +81,8 @@ def main(argv):
         f"peak_rss_mb={r['peak_rss_mb']:.0f}"
     )
     peak = cpu.peak_gflops()  # nominal: cores x FMA FLOP/cycle of the kernels' ISA x clock
+    measured = roofline(config.precision, cpu.has_bf16_hardware()) if FLAGS.roofline else {"roofline_gflops": 0.0}
+    ceiling = measured["roofline_gflops"]
     if r["profile"] is not None:
         from amr_tf import profiling
 
@@ -85,7 +92,9 @@ def main(argv):
         f"samples_per_s={r['samples_per_s']:.1f} params_encoder={r['params_encoder']} "
         f"params_decoder={r['params_decoder']} mflops_per_sample={r['mflops_per_sample']:.1f} "
         f"gflops_per_s={r['gflops_per_s']:.1f} peak_gflops={peak:.0f} "
-        f"peak_fraction={r['gflops_per_s'] / peak if peak else float('nan'):.3f} {cpu.summary()}",
+        f"peak_fraction={r['gflops_per_s'] / peak if peak else float('nan'):.3f} "
+        + "".join(f"{k}={v:.1f} " for k, v in measured.items() if k != "roofline_gflops")
+        + f"roofline_fraction={r['gflops_per_s'] / ceiling if ceiling else float('nan'):.3f} {cpu.summary()}",
         flush=True,
     )
 

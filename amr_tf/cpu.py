@@ -159,6 +159,11 @@ def capped_low_precisions(text=None, environ=None):
 _ABOVE_AVX2 = ("avx512f", "avx_vnni", "avx_ne_convert", "avx_vnni_int8", "amx_tile", "amx_bf16")
 
 
+def has_bf16_hardware(text=None):
+    """Whether the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16)."""
+    return bool({"avx512_bf16", "amx_bf16"} & _flags(text))
+
+
 def above_avx2(text=None):
     """Whether oneDNN has anything above AVX2 on this CPU, i.e. whether holding it to AVX2
     (`make test`'s AVX2 pass) runs other kernels than its default. False on an AVX2-only CPU,

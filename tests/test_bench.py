@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from amr_tf import cpu
 from tests.helpers import run_cli
 
@@ -42,6 +44,35 @@ def test_last_line_starts_with_the_contract_and_names_the_cpu():
     assert match, last
     assert float(match.group(1)) > 0 and int(match.group(2)) > 0 and int(match.group(3)) > 0
     assert f" isa={cpu.isa()} " in last and " onednn=" in last and 'cpu="' in last
+    gemm = float(re.search(r" gemm_float32_gflops=([\d.]+) ", last).group(1))
+    achieved = float(re.search(r" gflops_per_s=([\d.]+) ", last).group(1))
+    fraction = float(re.search(r" roofline_fraction=([\d.]+) ", last).group(1))
+    assert gemm > 0 and fraction == pytest.approx(achieved / gemm, abs=2e-3)
+
+
+def test_the_roofline_is_the_gemm_rate_of_the_steps_compute_dtype(monkeypatch):
+    from trainers import throughput
+
+    rates = {"float32": 100.0, "bfloat16": 400.0, "float16": 300.0}
+    measured = []
+    monkeypatch.setattr(throughput, "gemm_gflops", lambda dtype: measured.append(dtype) or rates[dtype])
+    assert throughput.roofline("float32", bf16_hardware=False) == {"gemm_float32_gflops": 100.0,
+                                                                   "roofline_gflops": 100.0}
+    assert throughput.roofline("float32", bf16_hardware=True) == {
+        "gemm_float32_gflops": 100.0, "gemm_bfloat16_gflops": 400.0, "roofline_gflops": 100.0}
+    assert throughput.roofline("mixed_bfloat16", bf16_hardware=True)["roofline_gflops"] == 400.0
+    assert throughput.roofline("mixed_float16", bf16_hardware=False) == {
+        "gemm_float32_gflops": 100.0, "gemm_float16_gflops": 300.0, "roofline_gflops": 300.0}
+    assert measured.count("bfloat16") == 2  # each rate measured once a call
+
+
+def test_a_gemm_rate_is_measured_in_the_type_asked():
+    from trainers import throughput
+
+    assert 0 < throughput.gemm_gflops("float32", n=256, repeats=2) < 1e5
+    assert cpu.has_bf16_hardware("flags\t: avx2 avx512f amx_bf16 amx_tile\n")
+    assert cpu.has_bf16_hardware("flags\t: avx2 avx512f avx512_bf16\n")
+    assert not cpu.has_bf16_hardware("flags\t: avx2 fma avx512f\n")
 
 
 def test_bad_flags_are_one_line_and_exit_2():

@@ -95,3 +95,35 @@ def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None
         "params_encoder": networks.count_trainable(trainer.encoder),
         "params_decoder": networks.count_trainable(trainer.decoder),
     }
+
+
+# The step's compute dtype under each precision policy: the GEMM rate it is measured against.
+COMPUTE_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
+def gemm_gflops(dtype="float32", n=2048, repeats=3):
+    """The machine's matrix-multiply rate in `dtype`: the best of `repeats` timed n x n x n
+    products (after one untimed), 2 n^3 FLOP each, in GFLOP/s. On a CPU a large GEMM is the
+    fastest thing its cores do in that type: the roofline a compute-bound step is held to."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform((n, n), seed=(1, 2), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    product = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))
+    product()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product().numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def roofline(precision, bf16_hardware):
+    """{"gemm_float32_gflops", ["gemm_bfloat16_gflops" / "gemm_float16_gflops"], "roofline_gflops"}:
+    float32's GEMM rate, the step's compute dtype's, and bfloat16's where the CPU has it in
+    hardware (AVX512-BF16 or AMX), so a float32 run shows what bfloat16 could reach."""
+    compute = COMPUTE_DTYPES[precision]
+    dtypes = ["float32"] + [d for d in (compute, "bfloat16" if bf16_hardware else None) if d and d != "float32"]
+    rates = {f"gemm_{d}_gflops": gemm_gflops(d) for d in dict.fromkeys(dtypes)}
+    return {**rates, "roofline_gflops": rates[f"gemm_{compute}_gflops"]}
