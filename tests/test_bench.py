@@ -151,3 +151,31 @@ def test_profile_flag_writes_a_trace_and_prints_the_top_ops(tmp_path):
     conv = re.search(r"\| conv forward \| ([\d.]+) \| ([\d.]+)% \|", out)
     assert conv and float(conv.group(1)) > 0
     assert re.search(r" peak_fraction=[\d.]+ ", out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_parses_every_command_and_a_bad_flag_fails_it(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import CLI_ENV, ROOT
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("amr_tf.bench --precision=mixed_bfloat16 --jit --batch_size=256\n"
+                     "amr_tf.bench --batch_size=256 --no_such_flag=1\n")
+    checked = subprocess.run([sys.executable, "benchmarks/parse_flags.py", str(lines)], cwd=ROOT, env=CLI_ENV,
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 1, checked.stderr[-2000:]
+    good, bad = checked.stdout.strip().splitlines()
+    assert good.startswith("ok  amr_tf.bench --precision=mixed_bfloat16")
+    assert bad.startswith("BAD amr_tf.bench --batch_size=256 --no_such_flag=1: ") and "no_such_flag" in bad[40:]
+    dry = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=ROOT,
+                         env={**CLI_ENV, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=600)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-2000:]
+    out = dry.stdout.splitlines()
+    assert sum(line.startswith("ok  amr_tf.bench ") for line in out) == 12
+    assert any(line.startswith("ok  amr_tf.reproduce --table=fashion") for line in out)
+    assert re.search(r"^numerics tests: \d+/\d+ tests collected", dry.stdout, re.M)
+    assert out[-1] == "gpu_check: dry run passed"
+    unknown = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--fast"], cwd=ROOT, capture_output=True, text=True)
+    assert unknown.returncode == 2 and "unknown argument '--fast'" in unknown.stderr
