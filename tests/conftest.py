@@ -18,9 +18,14 @@ in the other passes. No real CPU is in that state: a CPU without those flags get
 own kernels, the ones the oneDNN-off pass runs.
 """
 
-import pytest
+import os
 
-from amr_tf import cpu
+# Once for the whole suite, before anything imports TensorFlow: its C++ start-up notices off.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from amr_tf import cpu  # noqa: E402
 
 
 def pytest_configure(config):

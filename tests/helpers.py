@@ -7,15 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from amr_tf.config import Config  # noqa: E402
-from amr_tf.data.registry import DataInfo  # noqa: E402
-from trainers.build import build_trainer  # noqa: E402
+from amr_tf.config import Config
+from amr_tf.data.registry import DataInfo
+from trainers.build import build_trainer
 
 IMAGE_SHAPE = (32, 32, 1)
 N_CLASSES = 10

@@ -4,24 +4,21 @@ Steps run eagerly on tiny batches: each test builds its own small trainer.
 """
 
 import dataclasses
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from amr_tf import losses, mixers  # noqa: E402
-from amr_tf.config import Config  # noqa: E402
-from tests import helpers  # noqa: E402
-from tests.helpers import changed, fake_info, make_trainer, network_weights, random_batch, snapshot, tiny_config  # noqa: E402
-from trainers.acai import ACAI_LOSS_NAMES, ACAITrainer  # noqa: E402
-from trainers.amr import SUPERVISED_NAMES, AMRTrainer  # noqa: E402
-from trainers.base import BaseTrainer  # noqa: E402
-from trainers.build import build_trainer  # noqa: E402
-from trainers.vae import VAE_LOSS_NAMES, VAETrainer  # noqa: E402
+from amr_tf import losses, mixers
+from amr_tf.config import Config
+from tests import helpers
+from tests.helpers import changed, fake_info, make_trainer, network_weights, random_batch, snapshot, tiny_config
+from trainers.acai import ACAI_LOSS_NAMES, ACAITrainer
+from trainers.amr import SUPERVISED_NAMES, AMRTrainer
+from trainers.base import BaseTrainer
+from trainers.build import build_trainer
+from trainers.vae import VAE_LOSS_NAMES, VAETrainer
 
 BATCH = 4
 DSPRITES_SHAPE = (64, 64, 1)

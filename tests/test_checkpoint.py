@@ -1,22 +1,19 @@
 """Tests of amr_tf.checkpoint (via trainers.checkpoint): exact round trips by name, atomic writes,
 refusing bad, foreign and older checkpoints without changing anything, never unpickling."""
 
+import json
 import os
+import pickle
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import json  # noqa: E402
-import pickle  # noqa: E402
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from amr_tf import checkpoint as fmt  # noqa: E402
-from tests.helpers import make_trainer, random_batch, tiny_config  # noqa: E402
-from trainers import checkpoint  # noqa: E402
-from trainers.checkpoint import CheckpointError  # noqa: E402
+from amr_tf import checkpoint as fmt
+from tests.helpers import make_trainer, random_batch, tiny_config
+from trainers import checkpoint
+from trainers.checkpoint import CheckpointError
 
 META = {"epoch": 3, "history": [{"epoch": 1, "val_probe_accuracy": 0.25}], "best": None}
 DATA = ".data-00000-of-00001"

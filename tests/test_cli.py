@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CLI_ENV, ROOT, run  # noqa: E402
+from tests.helpers import CLI_ENV, ROOT, run
 
 SHORT = ["--dataset=digits", "--batch_size=16", "--steps_per_epoch=4"]
 

@@ -2,13 +2,10 @@
 
 import dataclasses
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import pytest
 
-import pytest  # noqa: E402
-
-from amr_tf.config import Config  # noqa: E402
+from amr_tf.config import Config
 
 
 def test_defaults_are_the_originals():

@@ -1,15 +1,13 @@
 """Tests of amr_tf.data: the digits source, the splits, and the seeded, resumable pipeline."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from amr_tf import data  # noqa: E402
-from amr_tf.data import digits, registry  # noqa: E402
-from tests.helpers import tiny_config  # noqa: E402
+from amr_tf import data
+from amr_tf.data import digits, registry
+from tests.helpers import tiny_config
 
 N_DIGITS = 1797  # sklearn's bundled digits
 SPLITS = ("train", "valid", "test")

@@ -1,17 +1,14 @@
 """`--dataset=folder`: your own images, on small folders the tests write."""
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
+from PIL import Image
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from amr_tf import data  # noqa: E402
-from amr_tf.data import folder  # noqa: E402
-from tests.helpers import tiny_config  # noqa: E402
+from amr_tf import data
+from amr_tf.data import folder
+from tests.helpers import tiny_config
 
 MODES = ("RGB", "L", "RGBA", "P")
 EXTENSIONS = (".png", ".jpg", ".bmp", ".gif")

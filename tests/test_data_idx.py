@@ -3,14 +3,12 @@
 import gzip
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from amr_tf import data  # noqa: E402
-from amr_tf.data import idx  # noqa: E402
-from tests.helpers import tiny_config  # noqa: E402
+from amr_tf import data
+from amr_tf.data import idx
+from tests.helpers import tiny_config
 
 REAL = idx.find_files(idx.DEBIAN_FASHION_MNIST)
 

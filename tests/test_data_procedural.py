@@ -1,16 +1,13 @@
 """Procedural sources: dSprites on its exact factor grid, ACAI's lines, the 2-D spiral."""
 
 import math
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from amr_tf import data  # noqa: E402
-from amr_tf.data import dsprites, lines, spiral  # noqa: E402
-from tests.helpers import tiny_config  # noqa: E402
+from amr_tf import data
+from amr_tf.data import dsprites, lines, spiral
+from tests.helpers import tiny_config
 
 
 def test_dsprites_factor_grid_is_the_originals():

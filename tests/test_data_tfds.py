@@ -1,18 +1,16 @@
 """TFDS sources with `tfds.testing.mock_data` (nothing downloads), and the offline error."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import time  # noqa: E402
+import time
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow_datasets as tfds  # noqa: E402
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
 
-from amr_tf import data  # noqa: E402
-from amr_tf.data import tfds_sources  # noqa: E402
-from tests.helpers import tiny_config  # noqa: E402
+from amr_tf import data
+from amr_tf.data import tfds_sources
+from tests.helpers import tiny_config
 
 N = 60  # mock examples per TFDS split
 SPLITS = ("train", "valid", "test")

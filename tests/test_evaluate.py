@@ -10,20 +10,17 @@ valid and test splits).
 
 import dataclasses
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from amr_tf import evaluate, evaluation  # noqa: E402
-from amr_tf.config import Config  # noqa: E402
-from tests.helpers import CLI_ENV, ROOT  # noqa: E402
+from amr_tf import evaluate, evaluation
+from amr_tf.config import Config
+from tests.helpers import CLI_ENV, ROOT
 
 SUMMARY_LINE = re.compile(r"^[a-z_]+=\S+$")
 

@@ -2,18 +2,15 @@
 that cannot import amr_tf; saved_model_cli; warm-up records; version numbering; bad input."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from tests.helpers import CLI_ENV, ROOT, cli_env, run  # noqa: E402
+from tests.helpers import CLI_ENV, ROOT, cli_env, run
 
 # The exported graph must compute what the networks compute, on every CPU kernel path: the
 # tests that run the exported or restored networks are numerics tests. The ones that read

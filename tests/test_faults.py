@@ -2,18 +2,23 @@
 
 import csv
 import dataclasses
+import glob
+import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pytest
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from amr_tf import data  # noqa: E402
-from tests.helpers import run_cli, tiny_config  # noqa: E402
-from trainers import run  # noqa: E402
-from trainers.build import build_trainer  # noqa: E402
+from amr_tf import data
+from tests.helpers import CLI_ENV, ROOT, run_cli, tiny_config
+from trainers import run
+from trainers.build import build_trainer
 
 
 class _Poison(keras.callbacks.Callback):
@@ -62,11 +67,6 @@ def test_a_nan_stop_exits_non_zero_in_one_line(tmp_path):
 
 
 # -- the run directory belongs to one run ---------------------------------------------------
-
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-from tests.helpers import CLI_ENV, ROOT  # noqa: E402
 
 TRAIN = ["--dataset=digits", "--batch_size=16", "--steps_per_epoch=3"]
 
@@ -390,11 +390,6 @@ def test_ctrl_c_is_one_line_naming_where_the_run_resumes(tmp_path):
 
 # -- SIGKILL at the end of an epoch and during an export --------------------------------------
 
-import glob  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import time  # noqa: E402
-
 KILL_FLAGS = [*TRAIN, "--mixer=mixup", "--k=2", "--epochs=3", "--update_g_every=2"]
 
 
@@ -648,8 +643,6 @@ def test_exports_default_model_name_is_checked_too(tmp_path):
 
 
 # -- the history's details ------------------------------------------------------------------
-
-import shutil  # noqa: E402
 
 
 @pytest.mark.slow

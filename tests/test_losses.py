@@ -1,15 +1,12 @@
 """Tests of amr_tf.losses against numbers worked out by hand (math/numpy), not by the code."""
 
 import math
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from amr_tf import losses  # noqa: E402
+from amr_tf import losses
 
 LOGITS = [0.0, 2.0, -1.0]
 

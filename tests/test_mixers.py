@@ -1,16 +1,13 @@
 """Tests for amr_tf.mixers: the combine identity, weight laws, statistics, seeding, XLA."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from amr_tf import mixers  # noqa: E402
-from amr_tf.mixers import MIXERS, MixResult, bernoulli_fixed, mix, mixup_fixed  # noqa: E402
+from amr_tf import mixers
+from amr_tf.mixers import MIXERS, MixResult, bernoulli_fixed, mix, mixup_fixed
 
 RANDOM_MIXERS = ("mixup", "mixup2", "bernoulli", "fm")
 BIG_B = 20000

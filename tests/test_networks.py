@@ -1,16 +1,14 @@
 """Tests of amr_tf.networks: parity with the original's parameter counts, shapes, norms."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-from amr_tf import networks  # noqa: E402
-from tests.helpers import assert_round_trip  # noqa: E402
+from amr_tf import networks
+from tests.helpers import assert_round_trip
 
 # (preset, channels, encoder, decoder): trainable counts of the original PyTorch models
 # (architectures/arch_acai_kyle.py, latent 2; arch_acai_kyle_256.py, latent 16). acai1024's is the

@@ -1,15 +1,12 @@
 """Every table names what measured it: the runs' provenance records, the report's stamp line, and
 `report --stale` finding the tables older than the code that computes them."""
 
-import os
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import pytest
 
-import pytest  # noqa: E402
-
-from amr_tf import provenance  # noqa: E402
+from amr_tf import provenance
 
 
 def test_a_run_records_its_commit_date_cpu_and_command_and_the_report_prints_them(tmp_path, monkeypatch):

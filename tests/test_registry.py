@@ -1,23 +1,21 @@
 """Every named choice, in every layer, refuses an unknown name with the one error of
 `amr_tf.registry`: "unknown WHAT 'NAME'; choose one of: ..." on one line, naming every choice."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import re  # noqa: E402
+import re
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from amr_tf import losses, mixers, networks, recipes, registry  # noqa: E402
-from amr_tf.data import registry as data_registry  # noqa: E402
-from amr_tf.data import tfds_sources  # noqa: E402
-from amr_tf.evaluation import fid, runner  # noqa: E402
-from amr_tf.networks import layers  # noqa: E402
-from amr_tf.serving import archive  # noqa: E402
-from trainers import strategy  # noqa: E402
-from tuning import session  # noqa: E402
+from amr_tf import losses, mixers, networks, recipes, registry
+from amr_tf.data import registry as data_registry
+from amr_tf.data import tfds_sources
+from amr_tf.evaluation import fid, runner
+from amr_tf.networks import layers
+from amr_tf.serving import archive
+from trainers import strategy
+from tuning import session
 
 ONE_PHRASING = re.compile(r"^unknown (?P<what>[\w .-]+) '(?P<name>[^']+)'; choose one of: (?P<choices>.+)$")
 

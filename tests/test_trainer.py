@@ -4,16 +4,14 @@ Steps run eagerly (`trainer.train_step(batch)`): on a 2-core CPU an eager step o
 networks costs well under a second, while tracing one costs several.
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import pytest
+import tensorflow as tf
 
-from amr_tf import data, mixers, networks  # noqa: E402
-from tests.helpers import (  # noqa: E402
+from amr_tf import data, mixers, networks
+from tests.helpers import (
     assert_round_trip,
     changed,
     make_trainer,
@@ -23,8 +21,8 @@ from tests.helpers import (  # noqa: E402
     snapshot,
     tiny_config,
 )
-from trainers.amr import EVAL_NAMES, LOSS_NAMES, AMRTrainer  # noqa: E402
-from trainers.build import adam, build_trainer  # noqa: E402
+from trainers.amr import EVAL_NAMES, LOSS_NAMES, AMRTrainer
+from trainers.build import adam, build_trainer
 
 BATCH = 4
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from amr_tf.config import Config
-from tests.helpers import CLI_ENV, ROOT, run  # noqa: E402
+from tests.helpers import CLI_ENV, ROOT, run
 
 TINY = ["--dataset=digits", "--batch_size=16", "--steps_per_epoch=2", "--epochs=1"]
 TRIAL_LINE = re.compile(r"^trial (\d+): lamb=(\S+) val_probe_accuracy=([0-9.]+) test_probe_accuracy=([0-9.]+)$")
