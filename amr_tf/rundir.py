@@ -218,6 +218,8 @@ def read_best(run_dir):
 def finished_epochs(run_dir):
     """Epochs the run has finished: the complete rows of its metrics.csv."""
     return len(read_rows(Path(run_dir) / METRICS_FILE)[1])
+
+
 _TEMP = re.compile(r"(?:\.tmp-(\d+)|^\.export-(\d+)-)")
 
 

@@ -1,7 +1,6 @@
 """Tests of amr_tf.data: the digits source, the splits, and the seeded, resumable pipeline."""
 
 
-
 import numpy as np
 import pytest
 

@@ -1,7 +1,6 @@
 """TFDS sources with `tfds.testing.mock_data` (nothing downloads), and the offline error."""
 
 
-
 import time
 
 import numpy as np

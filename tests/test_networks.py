@@ -1,7 +1,6 @@
 """Tests of amr_tf.networks: parity with the original's parameter counts, shapes, norms."""
 
 
-
 import keras
 import numpy as np
 import pytest

@@ -2,7 +2,6 @@
 `amr_tf.registry`: "unknown WHAT 'NAME'; choose one of: ..." on one line, naming every choice."""
 
 
-
 import re
 
 import numpy as np

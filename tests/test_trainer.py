@@ -5,7 +5,6 @@ networks costs well under a second, while tracing one costs several.
 """
 
 
-
 import numpy as np
 import pytest
 import tensorflow as tf

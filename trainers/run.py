@@ -41,7 +41,6 @@ def _diverged_message(run_dir, diverged):
     return f"training diverged: non-finite {', '.join(diverged['values'])} at {where}; {kept}"
 
 
-
 def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), trainer=None, strategy=None,
         restart=False):
     """Trains `config` into `run_dir`, continuing from its newest checkpoint if any.

@@ -44,7 +44,6 @@ class SearchSpec:
         return f"{self.base.dataset}_{self.tuner}_{digest[:8]}"
 
 
-
 def check_options(tuner, max_trials, seeds):
     """Raises ValueError (one line) for a tuner, trial budget or seed count that cannot be right."""
     registry.check("tuner", tuner, TUNERS)
@@ -87,6 +86,7 @@ def make_spec(base, lambdas, mixers=(), ks=(), betas=(), tuner="grid", max_trial
                                                   betas or (base.beta,)):
         dataclasses.replace(base, lamb=lamb, mixer=mixer, k=base.k if mixer == "none" else k, beta=beta)
     return SearchSpec(base, lambdas, mixers, ks, betas, tuner, max_trials, seeds)
+
 
 def role():
     """"single", "chief" or "worker", from KerasTuner's environment variables.

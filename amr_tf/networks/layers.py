@@ -322,8 +322,6 @@ def dense(units, dtype, power_iterations=None, activation=None, init=torch_init,
     return spectral(dense, dtype, power_iterations, name, spectral_norm)
 
 
-
-
 class Stack(keras.Model):
     """A chain of layers in `self.body`, built shape by shape without running them.
 

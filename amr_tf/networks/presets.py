@@ -20,7 +20,6 @@ def _shape_text(shape):
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-
 _PRESETS = {}
 PRESETS = types.MappingProxyType(_PRESETS)  # read-only view; add with register_preset
 _PRESET_METHODS = ("mismatch", "encoder", "decoder", "discriminator")
