@@ -72,8 +72,9 @@ def main(argv):
     del argv
     import numpy as np
 
-    from amr_tf import checkpoint, data, evaluation, figures, images, rundir
+    from amr_tf import checkpoint, data, evaluation, images, rundir
     from amr_tf.config import Config
+    from amr_tf.evaluation import figures
     from trainers import run
 
     config = Config(**DEMO, epochs=FLAGS.epochs)

@@ -15,7 +15,7 @@ Metrics (each writes `RUN/eval/<metric>.json` and ends the output with `name=val
 - `class_mixer`: the class mixer's decoded mixes (Eq. 7) classified by a judge trained apart on
   the real images: how often it names the intended class, against plain mixup of the same
   pairs and chance; runs trained with `--cls` only.
-- `interpolations`: the paper's figures in RUN/eval/figures/ (see `amr_tf.figures`).
+- `interpolations`: the paper's figures in RUN/eval/figures/ (see `amr_tf.evaluation.figures`).
 - `fid`: Frechet Inception Distance of reconstructions and of decoded mixes against the test
   split, when Keras' InceptionV3 ImageNet weights are on disk (nothing is downloaded).
 

@@ -92,3 +92,52 @@ def test_the_checker_sees_late_and_relative_imports(tmp_path):
         assert imported(module_name(late), late) == {"trainers", "trainers.run", "amr_tf.sub", "amr_tf.sub.other"}
     finally:
         ROOT = old
+
+
+def module_edges(name, path):
+    """The project modules `path` imports: `from a import b` is module a.b when b is a module, else
+    a (a package's own __init__ only when the name it takes is not a submodule)."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                out.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in SOURCES else base)
+    return {m for m in out if m in SOURCES and m != name}
+
+
+def cycles(edges):
+    """Every import cycle of a graph {module: {modules}}, each as a list starting and ending at one
+    module (found by depth-first search; each cycle reported once, from its smallest module)."""
+    found = set()
+
+    def visit(start, node, path):
+        for nxt in sorted(edges.get(node, ())):
+            if nxt == start:
+                found.add(tuple(path + [start]))
+            elif nxt not in path and nxt > start:
+                visit(start, nxt, path + [nxt])
+
+    for start in sorted(edges):
+        visit(start, start, [start])
+    return sorted(found, key=len)
+
+
+def test_no_import_cycle():
+    """No module imports, directly or through others, a module that imports it (late imports count)."""
+    edges = {name: module_edges(name, path) for name, path in SOURCES.items()}
+    found = cycles(edges)
+    assert not found, [" -> ".join(c) for c in found[:10]]
+
+
+def test_the_cycle_checker_finds_a_cycle_through_a_late_import():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [("a", "b", "c", "a")]
+    assert cycles({"a": {"b"}, "b": set()}) == []

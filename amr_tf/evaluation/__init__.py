@@ -10,7 +10,7 @@ this order:
 - `lines` (lines.py): ACAI's Mean Distance and Smoothness; `--dataset=lines` runs only.
 - `spiral` (spiral.py): distance of decoded mixes to the spiral; `--dataset=spiral` runs only.
 - `class_mixer` (class_mixer.py): the class mixer judged by a classifier trained apart; `--cls` runs.
-- `interpolations` (interpolations.py): the paper's figures (`amr_tf.figures`).
+- `interpolations` (interpolations.py): the paper's figures (`figures`).
 - `fid` (fid.py): Frechet Inception Distance, with InceptionV3's weights from disk.
 
 A metric module holds:
@@ -27,7 +27,8 @@ A metric module holds:
 Adding a metric is adding such a module and its line in REGISTRY.
 
 `codes` holds what the metrics, the figures and the training callbacks share, and the one
-place that loads a run's networks (`codes.load_networks`). The numpy cores (the FactorVAE
+place that loads a run's networks (`codes.load_networks`); `strips` the decoded paths in code
+space; `figures` draws them (PNG and GIF). The numpy cores (the FactorVAE
 score, ACAI's lines scores, the Frechet distance, the probe's fit) are pure functions, also
 importable from `amr_tf.metrics`. TensorFlow, scikit-learn and scipy are imported only by the
 functions that use them.
@@ -37,18 +38,13 @@ from amr_tf.evaluation.codes import (
     ENCODE_BATCH,
     ProbeAccuracy,
     Progress,
-    attribute_columns,
-    class_mix_strip,
     code_function,
     decode_numpy,
     encode_numpy,
-    interpolation_strip,
     load_networks,
     probe_accuracy,
     reconstruction_l1,
     split_codes,
-    three_way_path,
-    weighted_strip,
 )
 from amr_tf.evaluation.disentanglement import (
     conditional_sampler,
@@ -70,7 +66,6 @@ from amr_tf.evaluation.lines import (
     lines_mean_distance,
     lines_metrics,
     lines_smoothness,
-    pixel_interpolation,
     smoothness_score,
 )
 from amr_tf.evaluation.probe import fit_linear_probe
@@ -84,6 +79,14 @@ from amr_tf.evaluation.runner import (
     log_scalars,
     select_metrics,
     summary_lines,
+)
+from amr_tf.evaluation.strips import (
+    attribute_columns,
+    class_mix_strip,
+    interpolation_strip,
+    pixel_interpolation,
+    three_way_path,
+    weighted_strip,
 )
 
 __all__ = [

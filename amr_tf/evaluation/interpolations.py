@@ -1,4 +1,4 @@
-"""The `interpolations` metric: the paper's figures in RUN/eval/figures/ (see `amr_tf.figures`).
+"""The `interpolations` metric: the paper's figures in RUN/eval/figures/ (see `amr_tf.evaluation.figures`).
 
 Image runs: pairs.png (optionally beside other runs' rows), k2_vs_k3.png, bernoulli.png,
 strip.gif, and class_mixer.png when the run has a class mixer; spiral runs: spiral.png.
@@ -7,7 +7,7 @@ strip.gif, and class_mixer.png when the run has a class mixer; spiral runs: spir
 
 import numpy as np
 
-from amr_tf.evaluation import codes
+from amr_tf.evaluation import codes, strips
 
 NAME = "interpolations"
 OPTIONS = ("seed", "compare", "checkpoint")
@@ -77,7 +77,8 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
     Returns:
         {"files": [...], "figures": {name: description}, "summary": {"figures": n, "figures_dir"}}.
     """
-    from amr_tf import figures, rundir
+    from amr_tf import rundir
+    from amr_tf.evaluation import figures
 
     out = rundir.figures_dir(run_dir)
     rng = np.random.default_rng(seed)
@@ -108,7 +109,7 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
                                                  FIGURE_STEPS)
         described["bernoulli"] = figures.bernoulli(out / "bernoulli.png", x_a[:4], x_b[:4], nets.encoder,
                                                    nets.decoder, FIGURE_STEPS, seed)
-        strip = np.clip(codes.interpolation_strip(nets.encoder, nets.decoder, x_a[0], x_b[0], GIF_STEPS, "mixup"),
+        strip = np.clip(strips.interpolation_strip(nets.encoder, nets.decoder, x_a[0], x_b[0], GIF_STEPS, "mixup"),
                         -1, 1)
         described["gif"] = figures.gif(out / "strip.gif", strip)
         if nets.class_mixer is not None:

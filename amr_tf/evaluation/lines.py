@@ -5,7 +5,7 @@ Distance" and "Smoothness" scores of ACAI's synthetic lines benchmark (Berthelot
 "Understanding and Improving Interpolation in Autoencoders via an Adversarial Regularizer",
 arXiv:1807.07543, section 3.1), as brain-research/acai computes them (`lib/eval.py`:
 `closest_line`, `smoothness_score`, `line_eval`), with the ideal lines drawn by this
-package's `amr_tf.data.lines.render`; `ideal_interpolation` and `pixel_interpolation` make
+package's `amr_tf.data.lines.render`; `ideal_interpolation` and `strips.pixel_interpolation` make
 the reference strips. They take strips as numpy arrays (no TensorFlow). `evaluate` decodes a
 run's interpolations and scores them beside those references.
 """
@@ -15,6 +15,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from amr_tf.evaluation import codes
+from amr_tf.evaluation.strips import pixel_interpolation
 
 NAME = "lines"
 OPTIONS = ("interpolations", "steps", "seed")
@@ -191,23 +192,6 @@ def ideal_interpolation(angle_a, angle_b, steps: int) -> np.ndarray:
     return images[0] if scalar else images
 
 
-def pixel_interpolation(x_a: np.ndarray, x_b: np.ndarray, steps: int) -> np.ndarray:
-    """Pixel-space interpolation (1 - t) x_a + t x_b for t = linspace(0, 1, steps).
-
-    A single image [H, W, C] gives [steps, H, W, C]; a batch [n, H, W, C] gives
-    [n, steps, H, W, C]. Images stay in their input range.
-    """
-    x_a, x_b = np.asarray(x_a, np.float32), np.asarray(x_b, np.float32)
-    if x_a.shape != x_b.shape:
-        raise ValueError(f"x_a {x_a.shape} and x_b {x_b.shape} differ in shape")
-    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)
-    if x_a.ndim == 3:
-        return (1.0 - t)[:, None, None, None] * x_a[None] + t[:, None, None, None] * x_b[None]
-    if x_a.ndim == 4:
-        return (1.0 - t)[None, :, None, None, None] * x_a[:, None] + t[None, :, None, None, None] * x_b[:, None]
-    raise ValueError(f"expected an image [H, W, C] or a batch [n, H, W, C]; got shape {x_a.shape}")
-
-
 def evaluate(run_dir, config, nets, interpolations=16, steps=16, seed=0):
     """ACAI's lines benchmark: Mean Distance and Smoothness of latent interpolations.
 
@@ -219,8 +203,9 @@ def evaluate(run_dir, config, nets, interpolations=16, steps=16, seed=0):
     """
     import tensorflow as tf
 
-    from amr_tf import figures, rundir
+    from amr_tf import rundir
     from amr_tf.data import lines
+    from amr_tf.evaluation import figures
 
     test = codes.split(config, "test")
     rng = np.random.default_rng(seed)

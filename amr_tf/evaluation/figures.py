@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from amr_tf import evaluation, images, mixers
+from amr_tf import images, mixers
+from amr_tf.evaluation import strips
+from amr_tf.evaluation.codes import decode_numpy
 
 SCALE = 2  # pixels per image pixel in the PNGs
 LABEL_WIDTH = 128  # pixels of the left margin holding the row labels
@@ -68,10 +70,10 @@ def pairs(path, x_a, x_b, runs, steps=8):
     """
     rows, labels = [], []
     for a, b in zip(x_a, x_b):
-        rows.append(_ends(a, evaluation.pixel_interpolation(a, b, steps), b))
+        rows.append(_ends(a, strips.pixel_interpolation(a, b, steps), b))
         labels.append("pixel")
         for label, encoder, decoder in runs:
-            strip = np.clip(evaluation.interpolation_strip(encoder, decoder, a, b, steps, "mixup"), -1, 1)
+            strip = np.clip(strips.interpolation_strip(encoder, decoder, a, b, steps, "mixup"), -1, 1)
             rows.append(_ends(a, strip, b))
             labels.append(label)
     row_labels = ["pixel", *[label for label, _, _ in runs]]
@@ -90,14 +92,14 @@ def k2_vs_k3(path, triples, encoder, decoder, steps=8):
     Args:
         triples: [T, 3, H, W, C].
     """
-    weights3 = evaluation.three_way_path(steps)
+    weights3 = strips.three_way_path(steps)
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)
     weights2 = np.stack([1 - t, t, np.zeros_like(t)], axis=1)
     rows, labels = [], []
     for a, b, c in triples:
         inputs = np.stack([a, b, c])
-        rows.append(_ends(a, evaluation.weighted_strip(encoder, decoder, inputs, weights2), b))
-        rows.append(np.concatenate([_ends(a, evaluation.weighted_strip(encoder, decoder, inputs, weights3), b),
+        rows.append(_ends(a, strips.weighted_strip(encoder, decoder, inputs, weights2), b))
+        rows.append(np.concatenate([_ends(a, strips.weighted_strip(encoder, decoder, inputs, weights3), b),
                                     np.asarray(c)[None]]))
         labels += ["k=2", "k=3 (via c, right)"]
     return {"file": _save(path, labelled(rows, labels)), "triples": int(len(triples)), "steps": int(steps),
@@ -111,10 +113,10 @@ def bernoulli(path, x_a, x_b, encoder, decoder, steps=8, seed=0):
     rows, labels = [], []
     fractions = np.linspace(1.0, 0.0, steps, dtype=np.float32)
     for a, b in zip(x_a, x_b):
-        rows.append(_ends(a, np.clip(evaluation.interpolation_strip(encoder, decoder, a, b, steps, "mixup"), -1, 1), b))
+        rows.append(_ends(a, np.clip(strips.interpolation_strip(encoder, decoder, a, b, steps, "mixup"), -1, 1), b))
         h = encoder(np.stack([a, b]).astype(np.float32), training=False)
         codes = mixers.bernoulli_fixed(h[0:1], h[1:2], fractions, seed=seed)
-        rows.append(_ends(a, evaluation.decode_numpy(decoder, codes), b))
+        rows.append(_ends(a, decode_numpy(decoder, codes), b))
         labels += ["mixup", "bernoulli"]
     return {"file": _save(path, labelled(rows, labels)), "pairs": int(len(x_a)), "steps": int(steps),
             "fractions_from_a": [round(float(f), 4) for f in fractions],
@@ -126,8 +128,8 @@ def class_mixer(path, x_a, x_b, y_a, y_b, encoder, decoder, mixer_net, steps=8):
     an attribute vector y decoded from Mix_sup(f(a), f(b), y), mask p = embed(y)."""
     rows, columns = [], None
     for a, b, ya, yb in zip(x_a, x_b, y_a, y_b):
-        attributes, columns = evaluation.attribute_columns(ya, yb, steps)
-        strip = evaluation.class_mix_strip(encoder, decoder, mixer_net, a, b, attributes)
+        attributes, columns = strips.attribute_columns(ya, yb, steps)
+        strip = strips.class_mix_strip(encoder, decoder, mixer_net, a, b, attributes)
         rows.append(_ends(a, strip, b))
     labels = [f"{int(np.argmax(ya))}|{int(np.argmax(yb))}" if abs(float(np.sum(ya)) - 1) < 1e-6 else "pair"
               for ya, yb in zip(y_a, y_b)]
@@ -140,7 +142,7 @@ def spiral(path, points, encoder, decoder, mixer="mixup", k=2, seed=0):
     """Fig. 12: the data (blue) and decoded random mixes of its codes (orange)."""
     h = encoder(np.asarray(points, np.float32), training=False)
     mixed = mixers.mix(h, mixer if mixer != "none" else "mixup", k, seed=seed).h
-    decoded = evaluation.decode_numpy(decoder, mixed, clip=False)
+    decoded = decode_numpy(decoder, mixed, clip=False)
     picture = images.scatter([points, decoded], size=384)
     return {"file": _save(path, picture), "points": int(len(points)), "mixer": mixer if mixer != "none" else "mixup",
             "k": int(k), "colors": {"blue": "data (valid split)", "orange": "decoded mixes"}}
