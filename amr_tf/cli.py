@@ -52,7 +52,7 @@ HELP = {
     "jit_compile": "Compile the train step with XLA.",
     "spectral_norm": "D's spectral norm: reparametrized (the original's: the raw kernel is trained and the "
                      "gradient flows through sigma) or keras (keras.layers.SpectralNormalization: the kernel "
-                     "is overwritten by kernel / sigma, no gradient through sigma).",
+                     "is overwritten by kernel / sigma, no gradient through sigma) or none (no spectral norm).",
     "d_calls": "How the trainer calls D: batched (one call over [x; r; r_mix]; fast) or original (the original "
                "code's five calls a step, each advancing the spectral norm's power iteration).",
     "precision": f"Compute precision: {', '.join(PRECISIONS)} (losses and the probe stay float32).",

@@ -95,7 +95,9 @@ class Config:
         spectral_norm: D's spectral normalisation: "reparametrized" (the original's and
             Miyato et al.'s: the raw kernel is trained, the gradient flows through sigma) or
             "keras" (`keras.layers.SpectralNormalization`: the kernel is overwritten with
-            kernel / sigma, no gradient through sigma).
+            kernel / sigma, no gradient through sigma) or "none" (no normalisation: an ablation;
+            the spiral's recipes use it, since a 1-Lipschitz D cannot tell points on the spiral
+            from points a few hundredths off it).
         d_calls: "batched" (one D call over [x; r; r_mix], and one over the fakes on the
             generator's steps) or "original" (the original's five calls a step, each its own
             power iteration; see `trainers.amr.D_CALLS`).

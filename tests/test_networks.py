@@ -319,8 +319,19 @@ def test_power_iterations_reach_every_wrapper():
     disc = networks.Discriminator(latent=2, power_iterations=2, spectral_norm="keras")
     sns = _of_type(disc, keras.layers.SpectralNormalization)
     assert len(sns) == 8 and {sn.power_iterations for sn in sns} == {2}
-    with pytest.raises(ValueError, match="unknown spectral_norm 'torch'; choose one of: reparametrized, keras"):
+    with pytest.raises(ValueError, match="unknown spectral_norm 'torch'; choose one of: reparametrized, keras, none"):
         networks.Discriminator(latent=2, spectral_norm="torch")
+
+
+def test_spectral_norm_none_leaves_every_layer_of_d_unwrapped():
+    for preset, shape in (("acai32", (32, 32, 3)), ("spiral", (2,)), ("dsprites", (64, 64, 1))):
+        wrapped = networks.build_networks(preset, shape, 10).discriminator
+        plain = networks.build_networks(preset, shape, 10, spectral_norm="none").discriminator
+        assert _of_type(wrapped, networks.ReparametrizedSpectralNorm), preset
+        assert not _of_type(plain, networks.ReparametrizedSpectralNorm) and not _of_type(
+            plain, keras.layers.SpectralNormalization), preset
+        assert plain.count_params() == wrapped.count_params() - sum(  # less the wrappers' u vectors
+            int(np.prod(w.shape)) for w in wrapped.non_trainable_weights), preset
 
 
 def _top_singular_value(kernel):

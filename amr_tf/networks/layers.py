@@ -60,7 +60,9 @@ class OriginalNormal(keras.initializers.RandomNormal):
         return {"slope": self.slope, "seed": self.seed}
 
 
-SPECTRAL_NORMS = ("reparametrized", "keras")
+# "none": D without spectral normalisation (an ablation, and what a discriminator of low-dimensional
+# points needs: a 1-Lipschitz D moves its logit by at most the distance between two inputs).
+SPECTRAL_NORMS = ("reparametrized", "keras", "none")
 
 
 @tf.custom_gradient
@@ -286,8 +288,9 @@ def check_spectral_norm(kind):
 
 def spectral(layer, dtype, power_iterations, name=None, kind="reparametrized"):
     """`layer` wrapped in spectral normalisation of `kind` (see `SPECTRAL_NORMS`), named `name`,
-    when `power_iterations` is given."""
-    if power_iterations is None:
+    when `power_iterations` is given (and `kind` is not "none": then the layer, initialised as
+    a wrapped one is)."""
+    if power_iterations is None or check_spectral_norm(kind) == "none":
         return layer
     wrapper = (ReparametrizedSpectralNorm if check_spectral_norm(kind) == "reparametrized"
                else keras.layers.SpectralNormalization)
