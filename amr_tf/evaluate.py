@@ -34,19 +34,8 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()  # now, silenced, rather than with TF's start-up notices when a metric first uses it
 
-from amr_tf import cli  # noqa: E402
-from amr_tf.evaluation import (  # noqa: E402,F401  also what this module defined before the package had it
-    CHECKPOINTS,
-    DEFAULTS,
-    FIGURE_STEPS,
-    GIF_STEPS,
-    METRICS,
-    check_options,
-    evaluate_run,
-    grid_sampler,
-    select_metrics,
-    summary_lines,
-)
+from amr_tf import cli, rundir  # noqa: E402
+from amr_tf.evaluation import DEFAULTS, METRICS, evaluate_run, summary_lines  # noqa: E402
 from amr_tf.evaluation.fid import INCEPTION_FILE  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -57,7 +46,7 @@ def define_flags():
     flags.DEFINE_string("run_dir", None, "The run directory to evaluate (written by amr_tf.train).")
     flags.DEFINE_string("metric", "all", f"Comma-separated metrics: {', '.join(METRICS)}; or all "
                         "(every metric that applies to the run).")
-    flags.DEFINE_string("checkpoint", "best", f"Which checkpoint: {', '.join(CHECKPOINTS)} "
+    flags.DEFINE_string("checkpoint", "best", f"Which checkpoint: {', '.join(rundir.CHECKPOINTS)} "
                         "(best = best valid probe accuracy).")
     flags.DEFINE_list("compare", [], "interpolations: more run directories drawn beside this one in pairs.png "
                       "(e.g. AE+GAN vs AMR): --compare=RUN2,RUN3 or --compare RUN2 RUN3.")

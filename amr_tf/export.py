@@ -14,9 +14,8 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli  # noqa: E402
+from amr_tf import cli, rundir  # noqa: E402
 from amr_tf.serving import FORMATS, export_run  # noqa: E402
-from amr_tf.serving.export import CHECKPOINTS  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -32,7 +31,7 @@ def define_flags():
     flags.DEFINE_integer("version", None,
                          "Version number (default: one more than the highest present; never overwrites).")
     flags.DEFINE_string("checkpoint", "best",
-                        f"Which checkpoint: {', '.join(CHECKPOINTS)} (best = best valid probe accuracy).")
+                        f"Which checkpoint: {', '.join(rundir.CHECKPOINTS)} (best = best valid probe accuracy).")
     flags.DEFINE_string("format", "saved_model",
                         f"{', '.join(FORMATS)} (keras: .keras files, not for TF Serving).")
 

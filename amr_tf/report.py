@@ -26,7 +26,7 @@ from amr_tf import quiet
 quiet.import_tensorflow()
 
 from amr_tf import cli  # noqa: E402
-from amr_tf.results import FORMATS, find_runs, group, markdown, read_run, report, to_csv  # noqa: E402,F401
+from amr_tf.results import FORMATS, report  # noqa: E402
 
 
 def main(argv):

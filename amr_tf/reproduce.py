@@ -17,8 +17,8 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli, recipes  # noqa: E402
-from trainers.reproduction import finished_epochs, plan, reproduce  # noqa: E402
+from amr_tf import cli, recipes, rundir  # noqa: E402
+from trainers.reproduction import plan, reproduce  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -51,7 +51,7 @@ def main(argv):
                                                 FLAGS.steps_per_epoch, FLAGS.out_dir, FLAGS.data_dir):
                 paper = "" if recipe.paper is None else f"  paper {recipe.paper[0]:.2f} +- {recipe.paper[1]:.2f}"
                 print(f"{recipe.name} seed {config.seed}: lamb={config.lamb:g} epochs={config.epochs} "
-                      f"-> {run_dir} ({finished_epochs(run_dir)} done){paper}")
+                      f"-> {run_dir} ({rundir.finished_epochs(run_dir)} done){paper}")
             return
         counts = reproduce(
             FLAGS.table, FLAGS.scale, FLAGS.seeds, FLAGS.only, FLAGS.steps_per_epoch, FLAGS.out_dir,

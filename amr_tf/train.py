@@ -44,7 +44,8 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
-    from trainers import checkpoint, run
+    from amr_tf import checkpoint
+    from trainers import run
     from trainers import strategy as strategies
 
     run_dir = None

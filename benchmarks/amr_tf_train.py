@@ -64,7 +64,8 @@ def main():
     args = parser.parse_args()
     import tensorflow as tf
 
-    from trainers import checkpoint
+    from amr_tf import checkpoint
+    from trainers.checkpoint import objects
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ def main():
             copy_weights(trainer, {key: f[key] for key in f.files}, "init")
     start = 0
     if checkpoint.is_complete(out / "state"):  # a TensorFlow checkpoint, prefix state
-        start = checkpoint.restore(checkpoint.objects(trainer), out / "state")["step"]
+        start = checkpoint.restore(objects(trainer), out / "state")["step"]
     kept = protocol.keep_curve(out, start)
     spec = (tf.TensorSpec([None, 32, 32, 1], tf.float32), tf.TensorSpec([None, 10], tf.float32))
     steps = {due: tf.function(lambda x, y, due=due: trainer.train_step((x, y), update_generator=due),
@@ -99,7 +100,7 @@ def main():
             l1, acc, _ = measure(trainer, test_x[:protocol.CURVE_TEST], test_y[:protocol.CURVE_TEST])
             protocol.append_curve(out, {"step": step + 1, **means, "test_recon_l1": l1, "test_probe_acc": acc,
                                         "seconds": time.time() - began})
-            checkpoint.save(out / "state", checkpoint.objects(trainer), {"step": step + 1})
+            checkpoint.save(out / "state", objects(trainer), {"step": step + 1})
             print(f"amr_tf {args.config} seed {args.seed}: step {step + 1}/{args.steps} recon {l1:.4f} "
                   f"probe {acc:.3f}", flush=True)
     l1, acc, test_codes = measure(trainer, test_x, test_y)

@@ -1,10 +1,12 @@
 """The layering of ARCHITECTURE.md, checked on the sources: commands are thin and imported by
-nothing, the library never imports the trainers or tuning, the trainers never import tuning.
+nothing, the library never imports the trainers or tuning, the trainers never import tuning, and
+a name has one home (no module but a package's `__init__` re-exports another module's names).
 
 Every import counts, at module level or inside a function (a late import is still a dependency).
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,16 @@ def sources():
             yield module_name(path), path
 
 
+def absolute(node, package):
+    """The module an ImportFrom names, made absolute."""
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")
+        anchor = anchor[: len(anchor) - node.level + 1]
+        base = ".".join(anchor + ([base] if base else []))
+    return base
+
+
 def imported(name, path):
     """Every project module `path` imports (absolute names; `from a import b` counts a.b too)."""
     tree = ast.parse(path.read_text(), str(path))
@@ -41,11 +53,7 @@ def imported(name, path):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
+            base = absolute(node, package)
             out.add(base)
             out.update(f"{base}.{alias.name}" for alias in node.names)
     return {m for m in out if m.split(".")[0] in ALLOWED}
@@ -104,11 +112,7 @@ def module_edges(name, path):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
+            base = absolute(node, package)
             for alias in node.names:
                 out.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in SOURCES else base)
     return {m for m in out if m in SOURCES and m != name}
@@ -141,3 +145,113 @@ def test_no_import_cycle():
 def test_the_cycle_checker_finds_a_cycle_through_a_late_import():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [("a", "b", "c", "a")]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# -- one home per name: no re-export outside a package's __init__ ---------------------------------
+
+NOQA = re.compile(r"#\s*noqa\b(:\s*(?P<codes>[A-Z]+[0-9]+([\s,]+[A-Z]+[0-9]+)*))?", re.I)
+
+
+def re_exports(name, path):
+    """The ways module `path` keeps another module's names as its own (a compatibility shim): an
+    import of a project module kept by `# noqa: F401` (ruff flags an unused import, so a re-export
+    survives only that way), `sys.modules[...] = ...`, a module-level `__getattr__`, `__all__`, and
+    a module-level alias: `NAME = module.NAME` of an imported project module, `OTHER = name` of a
+    name imported from one, or the module's own function or class under another name.
+    [(line, what)]; none for a package's `__init__`, which may gather its submodules' names."""
+    if path.name == "__init__.py":
+        return []
+    text = path.read_text()
+    lines = text.splitlines()
+    tree = ast.parse(text, str(path))
+    package = name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(tree):  # anywhere in the module
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [absolute(node, package)]
+            project = [n for n in names if n.split(".")[0] in ALLOWED]
+            noqa = [m for m in map(NOQA.search, lines[node.lineno - 1:node.end_lineno]) if m]
+            if project and any(not m["codes"] or "F401" in m["codes"].upper() for m in noqa):
+                out.append((node.lineno, f"`# noqa: F401` on an import of {project[0]}"))
+        elif isinstance(node, ast.Assign):
+            if any(isinstance(t, ast.Subscript) and ast.unparse(t.value) == "sys.modules" for t in node.targets):
+                out.append((node.lineno, "sys.modules[...] ="))
+    imported = {}  # a name bound at module level by an import -> the module or object it is
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound = alias.name if alias.asname else alias.name.split(".")[0]  # `import a.b` binds a
+                imported[alias.asname or bound] = bound
+        elif isinstance(node, ast.ImportFrom):
+            base = absolute(node, package)
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{base}.{alias.name}"
+    imported = {k: v for k, v in imported.items() if v.split(".")[0] in ALLOWED}
+    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+    def is_alias(value):
+        if isinstance(value, ast.Name):
+            return value.id in imported or value.id in own
+        root = value
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return value is not root and isinstance(root, ast.Name) and imported.get(root.id) in SOURCES
+
+    for node in tree.body:  # module level
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "__getattr__":
+            out.append((node.lineno, "a module-level __getattr__"))
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            out.append((node.lineno, "__all__"))
+        elif (isinstance(node, (ast.Assign, ast.AnnAssign)) and all(isinstance(t, ast.Name) for t in targets)
+              and node.value is not None and is_alias(node.value)):
+            out.append((node.lineno, f"{', '.join(t.id for t in targets)} = {ast.unparse(node.value)}"))
+    return sorted(out)
+
+
+def test_no_module_but_a_package_init_re_exports():
+    """A name is imported from its home: the modules that used to re-export are gone, and no new
+    one keeps another's names (a package's `__init__` may gather its submodules')."""
+    offenders = sorted(f"{name}:{line}: {what}" for name, path in SOURCES.items()
+                       for line, what in re_exports(name, path))
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_re_export_checker_sees_each_kind(tmp_path):
+    """The checker itself: each way of re-exporting is found; a third-party import kept for its
+    side effect, a plain constant and a package's `__init__` are not."""
+    package = tmp_path / "amr_tf" / "sub"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from amr_tf.sub.home import NAME  # noqa: F401\n__all__ = ['NAME']\n")
+    (package / "home.py").write_text("NAME = 1\n")
+    shims = {
+        "noqa": "from amr_tf.sub.home import NAME  # noqa: F401\n",
+        "noqa_codes": "from amr_tf.sub import (  # noqa: E402,F401  kept for old callers\n    home,\n)\n",
+        "noqa_late_relative": "def f():\n    from .home import NAME  # noqa\n",
+        "noqa_plain": "import amr_tf.sub.home  # NOQA:F401\n",
+        "modules": "import sys\n\nfrom amr_tf.sub import home\n\nsys.modules[__name__] = home\n",
+        "getattr": "def __getattr__(name):\n    return name\n",
+        "all": "__all__ = ['f']\n",
+        "alias": "from amr_tf.sub import home\n\nNAME = home.NAME\n",
+        "alias_annotated": "import amr_tf.sub.home as h\n\nNAME: int = h.NAME\n",
+        "alias_renamed": "from amr_tf.sub.home import NAME\n\nOLD_NAME = NAME\n",
+        "alias_own": "def objects():\n    return {}\n\n\ngroups = objects\n",
+    }
+    clean = ("import sys\n\nimport keras  # noqa: F401  (registers its layers)\nfrom absl import flags\n\n"
+             "from amr_tf.sub import home  # noqa: E402\n\nFLAGS = flags.FLAGS\nLIMIT = sys.maxsize\n"
+             "DOUBLE = 2 * home.NAME\n\n\ndef f():\n    __all__ = home.NAME\n    return __all__\n")
+    global ROOT, SOURCES
+    old = ROOT, SOURCES
+    ROOT = tmp_path
+    try:
+        for kind, text in {**shims, "clean": clean}.items():
+            (package / f"{kind}.py").write_text(text)
+        SOURCES = {module_name(p): p for p in sorted(tmp_path.rglob("*.py"))}
+        found = {kind: re_exports(f"amr_tf.sub.{kind}", package / f"{kind}.py") for kind in [*shims, "clean"]}
+        assert [kind for kind in shims if not found[kind]] == []
+        assert found["clean"] == [] and re_exports("amr_tf.sub", package / "__init__.py") == []
+        assert found["alias"] == [(3, "NAME = home.NAME")] and found["modules"] == [(5, "sys.modules[...] =")]
+        assert found["alias_own"] == [(5, "groups = objects")]
+    finally:
+        ROOT, SOURCES = old

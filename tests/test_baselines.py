@@ -279,7 +279,7 @@ def test_class_head_has_its_own_learning_rate_with_cls_lr():
     own = _supervised_trainer(cls_lr=0.1)
     shared = _supervised_trainer()
     assert own.optimizer_names[-1] == "cls_optimizer" and "cls_optimizer" not in shared.optimizer_names
-    assert "cls_optimizer" in checkpoint.groups(own)
+    assert "cls_optimizer" in checkpoint.objects(own)
     head = {id(v) for v in own.class_head_variables}
     assert len(head) == 2 and not head & {id(v) for v in own._d_body_variables()}
     assert len(own._d_body_variables()) + 2 == len(own.discriminator.trainable_variables)

@@ -1,5 +1,6 @@
-"""Tests of amr_tf.checkpoint (via trainers.checkpoint): exact round trips by name, atomic writes,
-refusing bad, foreign and older checkpoints without changing anything, never unpickling."""
+"""Tests of amr_tf.checkpoint on a trainer's objects (trainers.checkpoint): exact round trips by
+name, atomic writes, refusing bad, foreign and older checkpoints without changing anything, never
+unpickling."""
 
 import json
 import os
@@ -10,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf import checkpoint as fmt
+from amr_tf import checkpoint
+from amr_tf.checkpoint import CheckpointError
 from tests.helpers import make_trainer, random_batch, tiny_config
-from trainers import checkpoint
-from trainers.checkpoint import CheckpointError
+from trainers import checkpoint as trainer_checkpoint
 
 META = {"epoch": 3, "history": [{"epoch": 1, "val_probe_accuracy": 0.25}], "best": None}
 DATA = ".data-00000-of-00001"
@@ -30,7 +31,7 @@ def stepped():
 @pytest.fixture(scope="module")
 def saved(stepped, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "epoch-0003"
-    checkpoint.save(path, checkpoint.objects(stepped), META)
+    checkpoint.save(path, trainer_checkpoint.objects(stepped), META)
     return path
 
 
@@ -39,7 +40,9 @@ def _variables(obj):
 
 
 def _values(trainer_or_objects):
-    objects = trainer_or_objects if isinstance(trainer_or_objects, dict) else checkpoint.objects(trainer_or_objects)
+    objects = trainer_or_objects
+    if not isinstance(objects, dict):
+        objects = trainer_checkpoint.objects(trainer_or_objects)
     return {name: [np.array(v.numpy(), copy=True) for v in _variables(obj)] for name, obj in objects.items()}
 
 
@@ -59,12 +62,11 @@ def _keys(path):
     return [name for name, _ in tf.train.list_variables(str(path))]
 
 
-def test_groups_cover_networks_optimizers_and_rng(stepped, saved):
-    objects = checkpoint.objects(stepped)
+def test_objects_cover_networks_optimizers_and_rng(stepped, saved):
+    objects = trainer_checkpoint.objects(stepped)
     assert set(objects) == {"encoder", "decoder", "discriminator", "probe",
                             "ae_optimizer", "d_optimizer", "probe_optimizer", "rng"}
     assert objects["rng"] is stepped.seed_generator.state
-    assert checkpoint.groups is checkpoint.objects
     # every variable of every object is in the checkpoint, once (keys() would refuse an unnamed one)
     every = {id(v): v for obj in objects.values() for v in _variables(obj)}
     keys = checkpoint.keys(objects)
@@ -80,7 +82,7 @@ def test_round_trip_restores_every_group(stepped, saved):
     want, before = _values(stepped), _values(fresh)
     for name in ("encoder", "discriminator", "probe", "ae_optimizer", "d_optimizer", "rng"):
         assert _differs(want, before, name), f"{name}: the test would prove nothing"
-    meta = checkpoint.restore(checkpoint.objects(fresh), saved)
+    meta = checkpoint.restore(trainer_checkpoint.objects(fresh), saved)
     assert meta == META
     _assert_same(want, _values(fresh))
     assert int(fresh.d_optimizer.iterations) == 1 and int(fresh.ae_optimizer.iterations) == 1
@@ -89,14 +91,14 @@ def test_round_trip_restores_every_group(stepped, saved):
 def test_restore_only_some_groups(stepped, saved):
     fresh = make_trainer(tiny_config())
     before = _values(fresh)
-    checkpoint.restore(checkpoint.objects(fresh), saved, only=checkpoint.NETWORKS)
+    checkpoint.restore(trainer_checkpoint.objects(fresh), saved, only=trainer_checkpoint.NETWORKS)
     after, want = _values(fresh), _values(stepped)
-    _assert_same(want, after, names=checkpoint.NETWORKS)
+    _assert_same(want, after, names=trainer_checkpoint.NETWORKS)
     _assert_same(before, after, names=["ae_optimizer", "d_optimizer", "probe_optimizer", "rng"])
     # the networks alone, as export and evaluation restore them
-    nets = {name: getattr(make_trainer(tiny_config()), name) for name in checkpoint.NETWORKS}
+    nets = {name: getattr(make_trainer(tiny_config()), name) for name in trainer_checkpoint.NETWORKS}
     assert checkpoint.restore(nets, saved, partial=True) == META
-    _assert_same(want, _values(nets), names=checkpoint.NETWORKS)
+    _assert_same(want, _values(nets), names=trainer_checkpoint.NETWORKS)
     with pytest.raises(CheckpointError, match="ae_optimizer"):  # a full restore wants everything
         checkpoint.restore(nets, saved)
 
@@ -118,7 +120,7 @@ def test_keys_are_names_not_positions(saved):
     assert any("kernel" in k for k in encoder) and any("gamma" in k for k in encoder)
     assert "encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys  # layer 1 of the encoder's body
     # the .npz format's positional keys, and an optimizer's list positions, are gone
-    assert not [k for k in keys if k.split("/")[0] in checkpoint.NETWORKS and k.split("/")[1].isdigit()]
+    assert not [k for k in keys if k.split("/")[0] in trainer_checkpoint.NETWORKS and k.split("/")[1].isdigit()]
     assert not [k for k in keys if "/_variables/" in k or "/_trainable_variables/" in k]
     # an optimizer's slots are named after the variable they belong to
     assert "ae_optimizer/_momentums/encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys
@@ -175,7 +177,7 @@ def test_variables_created_in_another_order_restore_by_name(tmp_path):
 
 def test_a_trainer_restores_from_a_dict_in_any_order(stepped, saved):
     fresh = make_trainer(tiny_config())
-    objects = checkpoint.objects(fresh)
+    objects = trainer_checkpoint.objects(fresh)
     checkpoint.restore(dict(reversed(list(objects.items()))), saved)
     _assert_same(_values(stepped), _values(fresh))
 
@@ -200,7 +202,7 @@ def test_a_variable_no_name_reaches_is_refused_at_save(tmp_path):
 
 def test_save_is_atomic_and_replaces(stepped, tmp_path):
     path = tmp_path / "sub" / "epoch-0001"  # the directory is created
-    objects = checkpoint.objects(stepped)
+    objects = trainer_checkpoint.objects(stepped)
     checkpoint.save(path, objects, {"epoch": 1})
     assert sorted(os.listdir(path.parent)) == ["epoch-0001" + DATA, "epoch-0001.index"]
     checkpoint.save(path, objects, {"epoch": 2})
@@ -211,7 +213,7 @@ def test_save_is_atomic_and_replaces(stepped, tmp_path):
 
 def test_failed_save_keeps_the_old_file(stepped, tmp_path, monkeypatch):
     path = tmp_path / "best-0001"
-    objects = checkpoint.objects(stepped)
+    objects = trainer_checkpoint.objects(stepped)
     checkpoint.save(path, objects, {"epoch": 1})
     good = [p.read_bytes() for p in checkpoint.files(path)]
 
@@ -232,7 +234,7 @@ def test_failed_save_keeps_the_old_file(stepped, tmp_path, monkeypatch):
 def test_a_kill_between_the_renames_leaves_the_previous_checkpoint(stepped, tmp_path, monkeypatch):
     """The data file moves in first, the index last: a kill between the two leaves a data file
     that nothing reads, and the previous checkpoint stays the newest."""
-    objects = checkpoint.objects(stepped)
+    objects = trainer_checkpoint.objects(stepped)
     checkpoint.save(checkpoint.epoch_path(tmp_path, 1), objects, {"epoch": 1})
     real = os.replace
 
@@ -273,7 +275,7 @@ def test_corrupt_files_are_refused(stepped, saved, tmp_path, damage):
         tf.train.Checkpoint(encoder=tf.Variable(np.zeros(3, np.float32))).write(str(path))
     fresh = make_trainer(tiny_config())
     before = _values(fresh)
-    for load in (checkpoint.read, lambda p: checkpoint.restore(checkpoint.objects(fresh), p)):
+    for load in (checkpoint.read, lambda p: checkpoint.restore(trainer_checkpoint.objects(fresh), p)):
         with pytest.raises(CheckpointError) as err:
             load(path)
         assert str(path) in str(err.value) and "corrupt" in str(err.value)
@@ -307,10 +309,10 @@ def test_missing_file_is_refused(tmp_path):
 def test_other_channels_are_refused_naming_the_shapes(tmp_path):
     rgb = make_trainer(tiny_config(), image_shape=(32, 32, 3))
     path = tmp_path / "rgb"
-    checkpoint.save(path, checkpoint.objects(rgb), {})
+    checkpoint.save(path, trainer_checkpoint.objects(rgb), {})
     gray = make_trainer(tiny_config())
     with pytest.raises(CheckpointError) as err:
-        checkpoint.restore(checkpoint.objects(gray), path)
+        checkpoint.restore(trainer_checkpoint.objects(gray), path)
     message = str(err.value)
     assert "shape" in message and "(1, 1, 3, 16)" in message and "(1, 1, 1, 16)" in message
     assert str(path) in message
@@ -320,14 +322,14 @@ def test_other_channels_are_refused_naming_the_shapes(tmp_path):
 def wide_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("wide") / "acai256"
     # seed 1: the layers both presets share must hold other values than a seed-0 acai32's
-    checkpoint.save(path, checkpoint.objects(make_trainer(tiny_config(bottleneck=256, seed=1))), {})
+    checkpoint.save(path, trainer_checkpoint.objects(make_trainer(tiny_config(bottleneck=256, seed=1))), {})
     return path
 
 
 def test_other_bottleneck_is_refused(wide_checkpoint):
     narrow = make_trainer(tiny_config(bottleneck=32))
     with pytest.raises(CheckpointError, match="shape"):
-        checkpoint.restore(checkpoint.objects(narrow), wide_checkpoint)
+        checkpoint.restore(trainer_checkpoint.objects(narrow), wide_checkpoint)
 
 
 def test_refused_checkpoint_changes_nothing(wide_checkpoint):
@@ -337,7 +339,7 @@ def test_refused_checkpoint_changes_nothing(wide_checkpoint):
     assert first_kernel.shape == narrow.encoder.body[1].kernel.shape
     assert not np.array_equal(first_kernel, narrow.encoder.body[1].kernel.numpy())  # else this would prove nothing
     with pytest.raises(CheckpointError):
-        checkpoint.restore(checkpoint.objects(narrow), wide_checkpoint)
+        checkpoint.restore(trainer_checkpoint.objects(narrow), wide_checkpoint)
     _assert_same(before, _values(narrow))
 
 
@@ -345,7 +347,7 @@ def test_refused_checkpoint_changes_nothing(wide_checkpoint):
 def supervised_checkpoint(tmp_path_factory):
     """A checkpoint of another model with one network more (the class mixer)."""
     path = tmp_path_factory.mktemp("sup") / "epoch-0001"
-    checkpoint.save(path, checkpoint.objects(make_trainer(tiny_config(cls=1.0, seed=1))), {"epoch": 1})
+    checkpoint.save(path, trainer_checkpoint.objects(make_trainer(tiny_config(cls=1.0, seed=1))), {"epoch": 1})
     return path
 
 
@@ -353,15 +355,15 @@ def test_another_model_is_refused_and_changes_nothing(stepped, saved, supervised
     plain = make_trainer(tiny_config())
     before = _values(plain)
     with pytest.raises(CheckpointError, match="has class_mixer, which this model lacks"):
-        checkpoint.restore(checkpoint.objects(plain), supervised_checkpoint)
+        checkpoint.restore(trainer_checkpoint.objects(plain), supervised_checkpoint)
     _assert_same(before, _values(plain))
     supervised = make_trainer(tiny_config(cls=1.0))
     before = _values(supervised)
     with pytest.raises(CheckpointError, match="lacks class_mixer: it was written by another model"):
-        checkpoint.restore(checkpoint.objects(supervised), saved)
+        checkpoint.restore(trainer_checkpoint.objects(supervised), saved)
     _assert_same(before, _values(supervised))
     # the networks alone: a discriminator with a class head is another network
-    nets = {name: getattr(plain, name) for name in checkpoint.NETWORKS}
+    nets = {name: getattr(plain, name) for name in trainer_checkpoint.NETWORKS}
     before = _values(nets)
     with pytest.raises(CheckpointError, match="discriminator/"):
         checkpoint.restore(nets, supervised_checkpoint, partial=True)
@@ -382,7 +384,7 @@ def test_loading_never_unpickles(tmp_path):
     marker = tmp_path / "unpickled"
     path = tmp_path / "epoch-0001"
     payload = pickle.dumps(_Payload(str(marker)))
-    tf.train.Checkpoint(meta=fmt._Meta(payload)).write(str(path))  # a 'meta' of arbitrary bytes
+    tf.train.Checkpoint(meta=checkpoint._Meta(payload)).write(str(path))  # a 'meta' of arbitrary bytes
     with pytest.raises(CheckpointError, match="corrupt"):
         checkpoint.read(path)
     with pytest.raises(CheckpointError, match="corrupt"):

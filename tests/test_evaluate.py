@@ -1,5 +1,5 @@
-"""amr_tf.evaluate: each metric on a tiny run, the figures, TensorBoard scalars, FID's refusal and
-formula, and the CLI contract (one subprocess test).
+"""amr_tf.evaluate and its library, amr_tf.evaluation: each metric on a tiny run, the figures,
+TensorBoard scalars, FID's refusal and formula, and the CLI contract (one subprocess test).
 
 Runs: a real one-epoch supervised digits run (cls = 1: probe, figures with the class mixer)
 and a real spiral run; digits AE+GAN, lines and dsprites_procedural runs are checkpoints of
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amr_tf import evaluate, evaluation
+from amr_tf import evaluation
 from amr_tf.config import Config
 from tests.helpers import CLI_ENV, ROOT
 
@@ -34,17 +34,17 @@ def real_run(path, **overrides):
 
 def built_run(path, **overrides):
     """A run directory holding the epoch-1 checkpoint of a freshly built trainer (no training)."""
-    from amr_tf import data, rundir
-    from trainers import checkpoint
+    from amr_tf import checkpoint, data, rundir
     from trainers.build import build_trainer
+    from trainers.checkpoint import objects
 
     config = Config(**{"batch_size": 16, "epochs": 1, **overrides})
     trainer = build_trainer(config, data.info(config.dataset, config))
     path.mkdir(parents=True)
     rundir.write_json(path / "config.json", dataclasses.asdict(config))
     meta = {"epoch": 1, "history": []}
-    checkpoint.save(checkpoint.best_path(path / "checkpoints", 1), checkpoint.groups(trainer), meta)
-    checkpoint.save(checkpoint.epoch_path(path / "checkpoints", 1), checkpoint.groups(trainer), meta)
+    checkpoint.save(checkpoint.best_path(path / "checkpoints", 1), objects(trainer), meta)
+    checkpoint.save(checkpoint.epoch_path(path / "checkpoints", 1), objects(trainer), meta)
     return path
 
 
@@ -102,22 +102,22 @@ def test_fid_without_weights_is_refused_in_one_line_and_skipped_by_all(runs, tmp
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
     run_dir = runs("spiral")
     with pytest.raises(ValueError, match="does not apply"):  # points: no FID at all
-        evaluate.evaluate_run(run_dir, "fid")
+        evaluation.evaluate_run(run_dir, "fid")
     run_dir = runs("aegan")
     with pytest.raises(ValueError) as refused:
-        evaluate.evaluate_run(run_dir, "fid")
+        evaluation.evaluate_run(run_dir, "fid")
     message = str(refused.value)
     assert "\n" not in message and "InceptionV3" in message and "--inception_weights" in message
     with pytest.raises(ValueError, match="does not exist"):
-        evaluate.evaluate_run(run_dir, "fid", inception_weights=str(tmp_path / "missing.h5"))
-    chosen, notes = evaluate.select_metrics("all", Config(dataset="digits"))
+        evaluation.evaluate_run(run_dir, "fid", inception_weights=str(tmp_path / "missing.h5"))
+    chosen, notes = evaluation.select_metrics("all", Config(dataset="digits"))
     assert "fid" not in chosen and any(n.startswith("fid skipped") for n in notes)
     assert not (run_dir / "eval" / "fid.json").exists()
 
 
 def test_probe_refits_on_frozen_codes_and_reports_the_tracked_accuracy(runs):
     run_dir = runs("sup")
-    record = evaluate.evaluate_run(run_dir, "probe", probe_examples=400)["probe"]
+    record = evaluation.evaluate_run(run_dir, "probe", probe_examples=400)["probe"]
     best = json.loads((run_dir / "best.json").read_text())
     assert record["train_examples"] == 400 and record["valid_examples"] == 250 and record["test_examples"] == 250
     assert record["converged"] and record["labels"] == "one-hot" and record["code_dims"] == 32
@@ -138,7 +138,7 @@ def test_interpolation_figures_are_written_and_compare_runs_side_by_side(runs):
     from PIL import Image
 
     run_dir, other = runs("sup"), runs("aegan")
-    record = evaluate.evaluate_run(run_dir, "interpolations", compare=[other])["interpolations"]
+    record = evaluation.evaluate_run(run_dir, "interpolations", compare=[other])["interpolations"]
     figures = record["figures"]
     assert set(figures) == {"pairs", "k2_vs_k3", "bernoulli", "gif", "class_mixer"}
     assert sorted(Path(f).name for f in record["files"]) == \
@@ -152,12 +152,12 @@ def test_interpolation_figures_are_written_and_compare_runs_side_by_side(runs):
         assert picture.size[1] == (1 + 15 * 33) * 2
         assert np.asarray(picture).std() > 10  # not blank
     with Image.open(figures["gif"]["file"]) as gif:
-        assert gif.n_frames == 2 * evaluate.GIF_STEPS - 2
+        assert gif.n_frames == 2 * evaluation.GIF_STEPS - 2
     assert figures["class_mixer"]["columns"][1] == "a=1.00" and len(figures["class_mixer"]["columns"]) == 10
     assert record["summary"] == {"figures": 5, "figures_dir": str(run_dir / "eval" / "figures")}
     # a fixed seed: the same pictures again
     before = (run_dir / "eval" / "figures" / "pairs.png").read_bytes()
-    evaluate.evaluate_run(run_dir, "interpolations", compare=[other])
+    evaluation.evaluate_run(run_dir, "interpolations", compare=[other])
     assert (run_dir / "eval" / "figures" / "pairs.png").read_bytes() == before
 
 
@@ -165,7 +165,7 @@ def test_spiral_run_all_gives_probe_the_spiral_scores_and_the_spiral_plot_only(r
     from amr_tf import results
 
     run_dir = runs("spiral")
-    records = evaluate.evaluate_run(run_dir, "all")
+    records = evaluation.evaluate_run(run_dir, "all")
     assert list(records) == ["probe", "spiral", "interpolations"]
     assert [Path(f).name for f in records["interpolations"]["files"]] == ["spiral.png"]
     assert (run_dir / "eval" / "figures" / "spiral.png").stat().st_size > 1000
@@ -229,8 +229,8 @@ def test_class_mixer_metric_judges_a_supervised_run_with_a_cached_judge(runs, tm
     monkeypatch.setitem(class_mixer.JUDGE, "steps", 20)
     run_dir = runs("sup")
     with pytest.raises(ValueError, match="needs a run trained with the class mixer"):
-        evaluate.evaluate_run(runs("aegan"), "class_mixer")
-    record = evaluate.evaluate_run(run_dir, "class_mixer", steps=4)["class_mixer"]
+        evaluation.evaluate_run(runs("aegan"), "class_mixer")
+    record = evaluation.evaluate_run(run_dir, "class_mixer", steps=4)["class_mixer"]
     summary = record["summary"]
     assert summary["class_mixer_chance"] == 0.1 and record["pairs"] > 50
     assert record["alphas"] == [1.0, 0.6667, 0.3333, 0.0]
@@ -241,14 +241,14 @@ def test_class_mixer_metric_judges_a_supervised_run_with_a_cached_judge(runs, tm
     judge = Path(record["judge"]["weights"])
     assert judge.parent == tmp_path / "cache" / "judges" and "training the judge" in capsys.readouterr().err
     stamp = judge.stat().st_mtime_ns
-    again = evaluate.evaluate_run(run_dir, "class_mixer", steps=4)["class_mixer"]
+    again = evaluation.evaluate_run(run_dir, "class_mixer", steps=4)["class_mixer"]
     assert again["summary"] == summary and judge.stat().st_mtime_ns == stamp
     assert "training the judge" not in capsys.readouterr().err
 
 
 def test_lines_metric_scores_the_model_and_the_references(runs):
     run_dir = runs("lines")
-    record = evaluate.evaluate_run(run_dir, "lines", interpolations=4, steps=8)["lines"]
+    record = evaluation.evaluate_run(run_dir, "lines", interpolations=4, steps=8)["lines"]
     assert record["ideal"]["mean_distance"] < 1e-3 and abs(record["ideal"]["smoothness"]) < 1e-3
     assert 0 <= record["pixel"]["mean_distance"] < 0.05  # blends of two lines are close to some line
     assert record["model"]["mean_distance"] > record["pixel"]["mean_distance"]  # an untrained decoder
@@ -262,7 +262,7 @@ def test_lines_metric_scores_the_model_and_the_references(runs):
 
 def test_disentanglement_metric_on_a_dsprites_run(runs):
     run_dir = runs("dsprites")
-    record = evaluate.evaluate_run(run_dir, "disentanglement", votes=12, batch_L=16, variance_samples=200,
+    record = evaluation.evaluate_run(run_dir, "disentanglement", votes=12, batch_L=16, variance_samples=200,
                                    seed=3)["disentanglement"]
     assert np.array(record["votes"]).sum() == 12 and np.array(record["eval_votes"]).sum() == 12
     assert np.array(record["votes"]).shape == (10, 5)  # the dsprites preset's 10 units, 5 factors
@@ -287,11 +287,11 @@ def test_grid_sampler_draws_any_factor_combination_from_the_splits():
     parts = {"train": order[:3], "valid": order[3:5], "test": order[5:]}
     classes = {s: grid[p] for s, p in parts.items()}
     fetch = {s: (lambda idx, c=classes[s]: (c[idx].astype(np.float32) * 10, None)) for s in parts}
-    sample, draw = evaluate.grid_sampler(classes, fetch, sizes)
+    sample, draw = evaluation.grid_sampler(classes, fetch, sizes)
     wanted = sample(20, np.random.default_rng(1))
     np.testing.assert_array_equal(draw(wanted), wanted * 10)
     with pytest.raises(ValueError, match="5 of the 6"):
-        evaluate.grid_sampler({"train": grid[:5]}, {"train": fetch["train"]}, sizes)
+        evaluation.grid_sampler({"train": grid[:5]}, {"train": fetch["train"]}, sizes)
 
 
 def test_bad_requests_are_refused_before_anything_is_written(runs, tmp_path):
@@ -308,12 +308,12 @@ def test_bad_requests_are_refused_before_anything_is_written(runs, tmp_path):
     for expected, kwargs in cases.items():
         target = runs("spiral") if "(2,)" in expected else run_dir
         with pytest.raises(ValueError) as refused:
-            evaluate.evaluate_run(target, **kwargs)
+            evaluation.evaluate_run(target, **kwargs)
         assert expected in str(refused.value) and "\n" not in str(refused.value)
     with pytest.raises(ValueError, match="does not exist"):
-        evaluate.evaluate_run(tmp_path / "nowhere", "probe")
+        evaluation.evaluate_run(tmp_path / "nowhere", "probe")
     with pytest.raises(ValueError, match="not a run directory"):
-        evaluate.evaluate_run(tmp_path, "probe")
+        evaluation.evaluate_run(tmp_path, "probe")
     assert not (run_dir / "eval").exists()
 
 

@@ -2,7 +2,7 @@
 it (a fake metric registered here is selected, called and written like the real ones), and the
 package's light import (no TensorFlow when it is imported).
 
-No network is built: the fake metric's run loads through a stand-in for `codes.load_networks`.
+No network is built: the fake metric's run loads through a stand-in for `amr_tf.checkpoint.load_networks`.
 """
 
 import dataclasses
@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from amr_tf import evaluation, rundir
-from amr_tf.evaluation import codes
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("probe", "disentanglement", "lines", "spiral", "class_mixer", "interpolations", "fid")
@@ -32,24 +31,17 @@ def test_the_registry_holds_the_metrics_in_their_order_with_one_interface():
         assert isinstance(metric.SCALARS, tuple)
 
 
-def test_the_command_and_amr_tf_metrics_re_export_the_library():
-    from amr_tf import evaluate, metrics
-
-    for name in ("evaluate_run", "select_metrics", "grid_sampler", "GIF_STEPS", "METRICS", "DEFAULTS"):
-        assert getattr(evaluate, name) is getattr(evaluation, name), name
-    for name in metrics.NAMES:
-        assert getattr(metrics, name) is getattr(evaluation, name), name
-
-
 @pytest.fixture
 def run_dir(tmp_path, monkeypatch):
     """A run directory with only a config.json; loading its networks gives a stand-in at epoch 7."""
+    from amr_tf import checkpoint
     from amr_tf.config import Config
 
     config = Config(dataset="digits")
     path = tmp_path / "run"
     rundir.write_json(path / "config.json", dataclasses.asdict(config))
-    monkeypatch.setattr(codes, "load_networks", lambda run, which="best": (config, f"nets of {which}", {"epoch": 7}))
+    monkeypatch.setattr(checkpoint, "load_networks",
+                        lambda run, which="best": (config, f"nets of {which}", {"epoch": 7}))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no_keras_home"))  # fid cannot run: "all" leaves it out
     return path
 
@@ -115,7 +107,7 @@ def test_an_unknown_metric_is_one_line_listing_the_registry(run_dir, monkeypatch
 
 
 def test_importing_the_package_and_the_numpy_metrics_does_not_import_tensorflow():
-    code = ("import sys, amr_tf.evaluation, amr_tf.metrics; "
+    code = ("import sys, amr_tf.evaluation, amr_tf.evaluation.disentanglement, amr_tf.evaluation.lines; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn', 'scipy', 'trainers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=120, check=True).stdout

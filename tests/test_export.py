@@ -269,8 +269,8 @@ def test_versions_count_up_and_never_overwrite(run_dir, tmp_path):
     import tensorflow as tf
 
     from amr_tf import networks  # noqa: F401  (registers the classes the .keras files name)
-    from amr_tf.export import export_run
-    from trainers.run import load_networks
+    from amr_tf.checkpoint import load_networks
+    from amr_tf.serving import export_run
 
     # The numbering is shared by both formats; the keras one is the quicker to write.
     export_dir = tmp_path / "models"
@@ -297,9 +297,9 @@ def test_checkpoint_sha256_recognises_the_same_checkpoint_and_no_other(run_dir, 
     the same files give the same digest (whatever the prefix is called), one changed byte another."""
     import shutil
 
+    from amr_tf import checkpoint
     from amr_tf.serving import export_run
     from amr_tf.serving.export import _sha256
-    from trainers import checkpoint
 
     best = checkpoint.best_path(run_dir / "checkpoints")
     names = [p.name for p in checkpoint.files(best)]
@@ -321,7 +321,7 @@ def test_checkpoint_sha256_recognises_the_same_checkpoint_and_no_other(run_dir, 
 
 
 def test_keras_format_lives_apart_from_tf_serving_versions(run_dir, tmp_path):
-    from amr_tf.export import export_run
+    from amr_tf.serving import export_run
 
     path = Path(export_run(run_dir, tmp_path, format="keras"))
     assert path == tmp_path / "digits_run-keras" / "1"

@@ -299,13 +299,14 @@ def test_a_config_json_of_the_wrong_type_is_one_line_in_train_export_and_evaluat
 
 
 def test_checkpoint_metadata_of_the_wrong_type_is_refused(tmp_path):
-    from trainers import checkpoint
+    from amr_tf import checkpoint
+    from trainers.checkpoint import objects
 
     out = tmp_path / "run"
     _fit(out, 1)
     path = out / "checkpoints" / "epoch-0001"
     trainer = build_trainer(tiny_config(epochs=1, steps_per_epoch=2), data.info("digits"))
-    checkpoint.save(path, checkpoint.objects(trainer), {"epoch": "one", "history": []})
+    checkpoint.save(path, objects(trainer), {"epoch": "one", "history": []})
     with pytest.raises(checkpoint.CheckpointError, match="epoch-0001 is corrupt"):
         _fit(out, 2)
 
@@ -314,8 +315,7 @@ def test_checkpoint_metadata_of_the_wrong_type_is_refused(tmp_path):
 def test_a_run_directory_of_an_older_amr_tf_is_refused_not_restarted(tmp_path):
     """Its .npz checkpoints are not this version's: one line says so (train, export, the CLI),
     nothing is written, and the run does not silently start again from epoch 0."""
-    from amr_tf import rundir
-    from trainers import checkpoint
+    from amr_tf import checkpoint, rundir
 
     out = tmp_path / "run"  # what an older amr_tf left after one epoch: config, its row, .npz files
     rundir.write_json(rundir.config_path(out), dataclasses.asdict(tiny_config(epochs=1, steps_per_epoch=2)))
@@ -329,7 +329,7 @@ def test_a_run_directory_of_an_older_amr_tf_is_refused_not_restarted(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="epoch-0001.npz was written by an older amr_tf"):
         _fit(out, 2)
     with pytest.raises(checkpoint.CheckpointError, match="best.npz was written by an older amr_tf"):
-        run.load_networks(out)
+        checkpoint.load_networks(out)
     result = run_cli("amr_tf.train", f"--run_dir={out}", "--epochs=2")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
@@ -409,7 +409,7 @@ def _kill_when(cmd, ready, timeout=240):
 
 
 def _all_readable(out):
-    from trainers import checkpoint
+    from amr_tf import checkpoint
 
     with open(out / "metrics.csv", newline="") as f:
         list(csv.DictReader(f))
@@ -484,8 +484,8 @@ class _Killed(BaseException):
 def _kill_at(monkeypatch, event):
     """Raises _Killed before the `event`-th write of the epoch-end sequence (best checkpoint,
     epoch checkpoint, metrics row, best.json, pruning; counted over all epochs from 1)."""
+    from amr_tf import checkpoint as ckpt
     from trainers import callbacks
-    from trainers import checkpoint as ckpt
 
     seen = [0]
 
@@ -690,15 +690,16 @@ def test_metrics_rows_out_of_order_are_put_back_in_order(tmp_path):
 
 
 def test_a_checkpoint_whose_history_disagrees_with_its_epoch_is_refused(tmp_path):
-    from trainers import checkpoint
+    from amr_tf import checkpoint
+    from trainers.checkpoint import objects
 
     out = tmp_path / "run"
     _fit(out, 1)
     ckpts = out / "checkpoints"
     meta = checkpoint.read_meta(ckpts / "epoch-0001")
     trainer = build_trainer(tiny_config(epochs=2, steps_per_epoch=2), data.info("digits"))
-    checkpoint.restore(checkpoint.objects(trainer), ckpts / "epoch-0001")
-    checkpoint.save(ckpts / "epoch-0002", checkpoint.objects(trainer), {**meta, "epoch": 2})  # one row, epoch 2
+    checkpoint.restore(objects(trainer), ckpts / "epoch-0001")
+    checkpoint.save(ckpts / "epoch-0002", objects(trainer), {**meta, "epoch": 2})  # one row, epoch 2
     with pytest.raises(ValueError, match="epoch-0002 is of epoch 2 but its history holds epochs \\[1\\]"):
         _fit(out, 3)
     assert _epochs(out) == [1]

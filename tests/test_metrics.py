@@ -1,11 +1,12 @@
-"""amr_tf.metrics: Kim & Mnih's disentanglement score and ACAI's lines scores (numpy only)."""
+"""The numpy metrics of amr_tf.evaluation: Kim & Mnih's disentanglement score (disentanglement.py)
+and ACAI's lines scores (lines.py)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from amr_tf import metrics
+from amr_tf import evaluation
 from amr_tf.data import lines
 
 SIZES = (3, 6, 40, 32, 32)  # dSprites without colour: shape, scale, orientation, pos_x, pos_y
@@ -33,7 +34,7 @@ def true_factor_encoder(seed=1):
 
 
 def test_factor_vae_true_factors_score_one_and_votes_land_on_their_units():
-    r = metrics.factor_vae_score(true_factor_encoder(), uniform_factors, identity_draw, SIZES, **FAST)
+    r = evaluation.factor_vae_score(true_factor_encoder(), uniform_factors, identity_draw, SIZES, **FAST)
     assert r["train_accuracy"] == 1.0 and r["eval_accuracy"] == 1.0
     votes = np.array(r["votes"])  # [units, factors]
     assert votes.shape == (10, 5) and votes.sum() == 200 and np.array(r["eval_votes"]).sum() == 200
@@ -46,7 +47,7 @@ def test_factor_vae_true_factors_score_one_and_votes_land_on_their_units():
 
 def test_factor_vae_random_codes_score_about_chance():
     noise = np.random.default_rng(2)
-    r = metrics.factor_vae_score(lambda x: noise.normal(size=(len(x), 10)), uniform_factors, identity_draw,
+    r = evaluation.factor_vae_score(lambda x: noise.normal(size=(len(x), 10)), uniform_factors, identity_draw,
                                  SIZES, **FAST)
     assert r["num_active_dims"] == 10
     assert r["eval_accuracy"] <= 0.4  # chance is 1/5
@@ -54,15 +55,15 @@ def test_factor_vae_random_codes_score_about_chance():
 
 def test_factor_vae_pruning_drops_constant_and_low_variance_units():
     encode = true_factor_encoder()
-    default = metrics.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, **FAST)
+    default = evaluation.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, **FAST)
     assert default["active_dims"] == list(range(1, 9)) and default["num_active_dims"] == 8  # std 0.01 < 0.05
     votes = np.array(default["votes"])
     assert votes[0].sum() == 0 and votes[9].sum() == 0
     # threshold 0 (disentanglement_lib's function default) keeps the std-0.01 unit, never a constant one
-    loose = metrics.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, prune_threshold=0.0, **FAST)
+    loose = evaluation.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, prune_threshold=0.0, **FAST)
     assert loose["active_dims"] == list(range(1, 10)) and loose["eval_accuracy"] == 1.0
     # nothing active: accuracy 0, as the reference
-    none = metrics.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, prune_threshold=1e6, **FAST)
+    none = evaluation.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, prune_threshold=1e6, **FAST)
     assert none["train_accuracy"] == 0.0 and none["eval_accuracy"] == 0.0 and none["num_active_dims"] == 0
 
 
@@ -72,16 +73,16 @@ def test_factor_vae_is_seeded_and_flattens_codes():
         return np.stack([x, noise], axis=1)
 
     small = dict(batch_size=32, num_train=60, num_eval=60, num_variance_estimate=500)
-    a = metrics.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, seed=3, **small)
-    b = metrics.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, seed=3, **small)
-    c = metrics.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, seed=4, **small)
+    a = evaluation.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, seed=3, **small)
+    b = evaluation.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, seed=3, **small)
+    c = evaluation.factor_vae_score(encode, uniform_factors, identity_draw, SIZES, seed=4, **small)
     assert a == b and a["votes"] != c["votes"]
     assert len(a["votes"]) == 10 and a["eval_accuracy"] == 1.0
 
 
 def test_factor_vae_rejects_a_sampler_of_the_wrong_width():
     with pytest.raises(ValueError, match="sample_factors"):
-        metrics.factor_vae_score(lambda x: x, lambda n, rng: np.zeros((n, 4), np.int64), identity_draw, SIZES,
+        evaluation.factor_vae_score(lambda x: x, lambda n, rng: np.zeros((n, 4), np.int64), identity_draw, SIZES,
                                  **FAST)
 
 
@@ -96,7 +97,7 @@ def test_factor_vae_dsprites_draws_pipeline_images():
         row = (mask.sum(2) * np.arange(64)).sum(1) / area
         return np.stack([col, row, area], axis=1)
 
-    r = metrics.factor_vae_dsprites(encode, batch_size=48, num_train=60, num_eval=20, num_variance_estimate=600,
+    r = evaluation.factor_vae_dsprites(encode, batch_size=48, num_train=60, num_eval=20, num_variance_estimate=600,
                                     chunk_size=300)
     assert seen[0].shape == (300, 64, 64, 1) and seen[-1].shape == (48, 64, 64, 1)
     assert seen[0].dtype == np.float32 and set(np.unique(np.concatenate(seen))) == {-1.0, 1.0}
@@ -119,29 +120,29 @@ def random_angles(n, seed):
 
 def test_closest_line_recovers_angles_and_distance_zero():
     angles = np.random.default_rng(0).uniform(0, 2 * math.pi, 50)
-    dist, found = metrics.closest_line(lines.render(angles) * 2 - 1)
+    dist, found = evaluation.closest_line(lines.render(angles) * 2 - 1)
     assert dist.max() < 1e-4
     gap = np.abs(np.angle(np.exp(1j * (found - angles))))
-    assert gap.max() <= 2 * math.pi / metrics.N_IDEAL
-    angles_ideal, flat = metrics.ideal_lines()
+    assert gap.max() <= 2 * math.pi / evaluation.N_IDEAL
+    angles_ideal, flat = evaluation.ideal_lines()
     assert flat.shape == (10000, 1024) and angles_ideal[1] == pytest.approx(2 * math.pi / 10000)
 
 
 def test_ideal_interpolations_score_zero():
     a, b = random_angles(20, 1)
-    strips = metrics.ideal_interpolation(a, b, 10)
+    strips = evaluation.ideal_interpolation(a, b, 10)
     assert strips.shape == (20, 10, 32, 32, 1) and strips.min() >= -1 and strips.max() <= 1
-    scores = metrics.lines_metrics(strips)
+    scores = evaluation.lines_metrics(strips)
     assert scores["mean_distance"] < 0.02 and scores["smoothness"] < 0.05
-    assert scores["mean_distance"] == pytest.approx(metrics.lines_mean_distance(strips))
-    assert scores["smoothness"] == pytest.approx(metrics.lines_smoothness(strips))
-    assert metrics.lines_metrics(strips[..., 0]) == scores  # [n, steps, 32, 32] works too
+    assert scores["mean_distance"] == pytest.approx(evaluation.lines_mean_distance(strips))
+    assert scores["smoothness"] == pytest.approx(evaluation.lines_smoothness(strips))
+    assert evaluation.lines_metrics(strips[..., 0]) == scores  # [n, steps, 32, 32] works too
 
 
 def test_ideal_interpolation_takes_the_shorter_arc():
-    strip = metrics.ideal_interpolation(math.radians(350), math.radians(10), 5)
+    strip = evaluation.ideal_interpolation(math.radians(350), math.radians(10), 5)
     assert strip.shape == (5, 32, 32, 1)
-    _, found = metrics.closest_line(strip)
+    _, found = evaluation.closest_line(strip)
     np.testing.assert_allclose(np.degrees(np.unwrap(found)) % 360, [350, 355, 0, 5, 10], atol=0.1)
     np.testing.assert_allclose(strip[0], lines.render([math.radians(350)])[0] * 2 - 1, atol=1e-6)
 
@@ -149,27 +150,27 @@ def test_ideal_interpolation_takes_the_shorter_arc():
 def test_pixel_interpolation_is_farther_from_real_lines():
     a, b = random_angles(20, 2)
     xa, xb = lines.render(a) * 2 - 1, lines.render(b) * 2 - 1
-    pixel = metrics.pixel_interpolation(xa, xb, 10)
+    pixel = evaluation.pixel_interpolation(xa, xb, 10)
     assert pixel.shape == (20, 10, 32, 32, 1)
     np.testing.assert_allclose(pixel[:, 0], xa)
     np.testing.assert_allclose(pixel[:, -1], xb)
-    ideal = metrics.lines_metrics(metrics.ideal_interpolation(a, b, 10))
-    pix = metrics.lines_metrics(pixel)
+    ideal = evaluation.lines_metrics(evaluation.ideal_interpolation(a, b, 10))
+    pix = evaluation.lines_metrics(pixel)
     assert pix["mean_distance"] > ideal["mean_distance"] + 3e-3
     assert pix["smoothness"] > ideal["smoothness"] + 0.5
 
 
 def test_a_jump_is_less_smooth_than_an_ideal_strip():
     a, b = random_angles(10, 3)
-    ideal = metrics.ideal_interpolation(a, b, 8)
+    ideal = evaluation.ideal_interpolation(a, b, 8)
     jump = np.concatenate([np.repeat(ideal[:, :1], 4, 1), np.repeat(ideal[:, -1:], 4, 1)], axis=1)
-    assert metrics.lines_mean_distance(jump) < 1e-3  # every frame is a real line...
-    assert metrics.lines_smoothness(jump) == pytest.approx(1 - 1 / 7, abs=1e-3)  # ...but it moves in one jump
-    assert metrics.lines_smoothness(ideal) < 0.05
+    assert evaluation.lines_mean_distance(jump) < 1e-3  # every frame is a real line...
+    assert evaluation.lines_smoothness(jump) == pytest.approx(1 - 1 / 7, abs=1e-3)  # ...but it moves in one jump
+    assert evaluation.lines_smoothness(ideal) < 0.05
 
 
 def test_smoothness_score_formula():
-    s = metrics.smoothness_score
+    s = evaluation.smoothness_score
     assert s(np.linspace(0, 1, 10))[0] == pytest.approx(0.0, abs=1e-12)
     # max step 0.6 of a total 1.0 over 3 steps: 0.6 - 1/3
     assert s([0.0, 0.2, 0.8, 1.0])[0] == pytest.approx(0.6 - 1 / 3)
@@ -181,20 +182,20 @@ def test_smoothness_score_formula():
 
 
 def test_lines_smoothness_counts_undefined_strips_as_zero_like_acai():
-    moving = metrics.ideal_interpolation(1.0, 3.0, 4)
+    moving = evaluation.ideal_interpolation(1.0, 3.0, 4)
     jump = np.stack([moving[0], moving[0], moving[-1], moving[-1]])
     still = np.repeat(moving[:1], 4, axis=0)
     both = np.stack([jump, still])
-    assert metrics.lines_smoothness(both) == pytest.approx(metrics.lines_smoothness(jump[None]) / 2)
-    assert np.isnan(metrics.lines_smoothness(still[None]))
+    assert evaluation.lines_smoothness(both) == pytest.approx(evaluation.lines_smoothness(jump[None]) / 2)
+    assert np.isnan(evaluation.lines_smoothness(still[None]))
 
 
 def test_pixel_interpolation_shapes_and_errors():
     x = np.zeros((32, 32, 1)), np.ones((32, 32, 1))
-    strip = metrics.pixel_interpolation(*x, 5)
+    strip = evaluation.pixel_interpolation(*x, 5)
     assert strip.shape == (5, 32, 32, 1)
     np.testing.assert_allclose(strip[:, 0, 0, 0], [0, 0.25, 0.5, 0.75, 1])
     with pytest.raises(ValueError):
-        metrics.pixel_interpolation(np.zeros((32, 32, 1)), np.zeros((32, 32, 3)), 5)
+        evaluation.pixel_interpolation(np.zeros((32, 32, 1)), np.zeros((32, 32, 3)), 5)
     with pytest.raises(ValueError):
-        metrics.lines_metrics(np.zeros((4, 32, 32, 1)))
+        evaluation.lines_metrics(np.zeros((4, 32, 32, 1)))

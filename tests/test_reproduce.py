@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from amr_tf import report as reports
-from amr_tf import reproduce
+from amr_tf import recipes, results, rundir
 from amr_tf.config import Config
 from tests.helpers import fake_run, run_cli
-from trainers import recipes
+from trainers import reproduction
 
 # The paper's results (Tables 1-4), as the project's specification (../shared/SPEC.md, section 5)
 # quotes them, verbatim; the test below checks it still does when ../shared is beside this checkout.
@@ -104,7 +103,7 @@ def test_scale_and_selection():
         recipes.table("9")
     with pytest.raises(ValueError, match="matches no recipe"):
         recipes.select("1", "nothing")
-    runs = reproduce.plan("digits", scale=0.01, seeds=2, only="ae_gan,acai", out_dir="out")
+    runs = reproduction.plan("digits", scale=0.01, seeds=2, only="ae_gan,acai", out_dir="out")
     assert [(r.name, c.seed, d) for r, c, d in runs] == [
         ("digits/digits/ae_gan", 0, "out/digits/digits/ae_gan/s0"),
         ("digits/digits/acai", 0, "out/digits/digits/acai/s0"),
@@ -117,22 +116,22 @@ def test_reproduce_tiny_recipe_runs_resumes_and_reports(tmp_path):
     """Two seeds of a scaled-down recipe train; a second call skips them; report shows mean +- std."""
     out = tmp_path / "runs"
     logged = []
-    counts = reproduce.reproduce("digits", scale=0.01, seeds=2, only="ae_gan", steps_per_epoch=2, out_dir=str(out),
+    counts = reproduction.reproduce("digits", scale=0.01, seeds=2, only="ae_gan", steps_per_epoch=2, out_dir=str(out),
                                  log=logged.append)
     assert counts == {"done": 2, "skipped": 0, "failed": []}
     for seed in (0, 1):
         run_dir = out / "digits" / "digits" / "ae_gan" / f"s{seed}"
         config = Config.from_json((run_dir / "config.json").read_text())
         assert (config.mixer, config.lamb, config.seed, config.epochs) == ("none", 5.0, seed, 1)
-        assert reproduce.finished_epochs(run_dir) == 1 and (run_dir / "best.json").is_file()
+        assert rundir.finished_epochs(run_dir) == 1 and (run_dir / "best.json").is_file()
     assert any(line.startswith("[2/2] digits/digits/ae_gan seed 1") for line in logged)
-    again = reproduce.reproduce("digits", scale=0.01, seeds=2, only="ae_gan", steps_per_epoch=2, out_dir=str(out),
+    again = reproduction.reproduce("digits", scale=0.01, seeds=2, only="ae_gan", steps_per_epoch=2, out_dir=str(out),
                                 log=logged.append)
     assert again == {"done": 0, "skipped": 2, "failed": []}
 
     accuracies = [100 * json.loads((out / "digits/digits/ae_gan" / f"s{s}" / "best.json").read_text())
                   ["val_probe_accuracy"] for s in (0, 1)]
-    text = reports.report(out)
+    text = results.report(out)
     row = next(line for line in text.splitlines() if line.startswith("| AE+GAN"))
     mean = sum(accuracies) / 2
     std = abs(accuracies[0] - accuracies[1]) / 2 ** 0.5
@@ -146,17 +145,17 @@ def test_report_groups_seeds_and_matches_the_paper(tmp_path):
     for seed, (val, test) in enumerate(((0.90, 0.80), (0.80, 0.70), (0.85, 0.75))):
         fake_run(tmp_path, "mnist", seed, val, test, **settings)
     fake_run(tmp_path, "other", 0, 0.5, 0.4, **dict(settings, lamb=2.0))
-    rows = reports.group(reports.find_runs(tmp_path))
+    rows = results.group(results.find_runs(tmp_path))
     assert len(rows) == 2
     main = next(r for r in rows if r["lamb"] == "10")
     assert main["table"] == "1" and main["paper"] == (98.01, 0.10) and main["seeds"] == [0, 1, 2]
     assert main["val_probe"][0] == pytest.approx(85.0) and main["val_probe"][1] == pytest.approx(5.0)
     assert main["test_probe"][0] == pytest.approx(75.0) and main["epochs"] == [3]
     assert main["unfinished"] == 3  # 3 of the Config default 100 epochs done
-    text = reports.report(tmp_path)
+    text = results.report(tmp_path)
     assert "### MNIST d_h=32 (table 1)" in text and "85.00 +- 5.00" in text and "98.01 +- 0.10" in text
     assert "### mnist d_h=32" in text and "| 50.00 |" in text  # lambda 2 is no recipe of table 1
-    lines = reports.report(tmp_path, "csv").splitlines()
+    lines = results.report(tmp_path, "csv").splitlines()
     assert lines[0].startswith("table,setting,method") and len(lines) == 3
     assert lines[1].split(",")[:6] == ["1", "MNIST d_h=32", "AMR", "mixup", "2", "10"]
 
@@ -175,7 +174,7 @@ def test_report_reads_eval_scores_and_tells_settings_apart(tmp_path):
     (run_dir / "eval" / "lines.json").write_text(json.dumps({"summary": {
         "lines_mean_distance": 0.002, "lines_smoothness": 0.3, "pixel_mean_distance": 0.001,
         "pixel_smoothness": 0.8}}))
-    text = reports.report(tmp_path)
+    text = results.report(tmp_path)
     row = next(line for line in text.splitlines() if line.startswith("| AMR | Bern | 3"))
     assert "55.00 +- 7.07" in row and "56.00 +- 0.91" in row  # ours, and the paper's Bern k=3
     assert "| AMR (lr=0.001) | mixup | 2 |" in text and "| AMR (lr=0.002) | mixup | 2 |" in text

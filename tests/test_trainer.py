@@ -20,7 +20,8 @@ from tests.helpers import (
     snapshot,
     tiny_config,
 )
-from trainers.amr import EVAL_NAMES, LOSS_NAMES, AMRTrainer
+from trainers.amr import LOSS_NAMES, AMRTrainer
+from trainers.base import EVAL_NAMES
 from trainers.build import adam, build_trainer
 
 BATCH = 4

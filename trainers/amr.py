@@ -26,7 +26,7 @@ import tensorflow as tf
 from amr_tf import losses, mixers, registry
 from amr_tf.config import D_CALLS
 from trainers import strategy as strategies
-from trainers.base import EVAL_NAMES, BaseTrainer  # noqa: F401  (EVAL_NAMES: imported from here too)
+from trainers.base import BaseTrainer
 
 LOSS_NAMES = (
     "g_loss", "recon", "g_gan_recon", "g_gan_mix", "consistency",
@@ -54,10 +54,6 @@ class Forward(NamedTuple):
     alpha: tf.Tensor
     y_mix: tf.Tensor
     mixed: Tuple[tf.Tensor, ...] = ()
-
-    def __getitem__(self, key):
-        """`fwd.alpha`; `fwd["alpha"]` reads the same field (the pass used to be a dict)."""
-        return getattr(self, key) if isinstance(key, str) else tuple.__getitem__(self, key)
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")

@@ -16,9 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from amr_tf import evaluation, images, mixers, rundir
+from amr_tf import checkpoint, evaluation, images, mixers, rundir
 from amr_tf.rundir import write_json
-from trainers import checkpoint
+from trainers import checkpoint as trainer_checkpoint
 
 
 def _plain(value):
@@ -115,7 +115,7 @@ class RunRecorder(keras.callbacks.Callback):
             trainer.stop_training = True
             return
         self.history.append(row)
-        objects = checkpoint.objects(trainer)
+        objects = trainer_checkpoint.objects(trainer)
         meta = {"epoch": epoch + 1, "history": self.history}
         if self.identity:
             meta["identity"] = self.identity

@@ -4,27 +4,8 @@
 (`trainer.network_names`: the VAE has no discriminator, the supervised mixer adds its class
 mixer), its optimizers (`trainer.optimizer_names`), and "rng", the mixing SeedGenerator's state.
 Everything else (save, restore, latest, prune, the file layout, CheckpointError) is
-`amr_tf.checkpoint`'s, re-exported here.
+`amr_tf.checkpoint`'s: `amr_tf.checkpoint.save(path, objects(trainer), meta)`.
 """
-
-from amr_tf.checkpoint import (  # noqa: F401
-    CheckpointError,
-    best_path,
-    check_identity,
-    check_meta,
-    epoch_path,
-    files,
-    identity,
-    is_complete,
-    keys,
-    latest,
-    prune,
-    read,
-    read_meta,
-    restore,
-    save,
-    set_aside_after,
-)
 
 NETWORKS = ("encoder", "decoder", "discriminator", "probe")
 
@@ -36,6 +17,3 @@ def objects(trainer):
         out[name] = getattr(trainer, name)
     out["rng"] = trainer.seed_generator.state
     return out
-
-
-groups = objects  # the name of the .npz format's days

@@ -30,9 +30,6 @@ def plan(table, scale=1.0, seeds=recipes.SEEDS, only=None, steps_per_epoch=None,
     return out
 
 
-finished_epochs = rundir.finished_epochs
-
-
 def evaluated(run_dir, metric):
     return metric == "probe" or rundir.eval_path(run_dir, metric).is_file()
 
@@ -44,9 +41,9 @@ def run_one(recipe, config, run_dir, eval_options, log=print):
     from amr_tf import evaluation
     from trainers import run
 
-    if finished_epochs(run_dir) >= config.epochs and evaluated(run_dir, recipe.metric):
+    if rundir.finished_epochs(run_dir) >= config.epochs and evaluated(run_dir, recipe.metric):
         return "skipped"
-    if finished_epochs(run_dir) < config.epochs:
+    if rundir.finished_epochs(run_dir) < config.epochs:
         run.fit(config, run_dir)
     if not evaluated(run_dir, recipe.metric):
         records = evaluation.evaluate_run(run_dir, metric=recipe.metric, checkpoint=recipe.checkpoint, **eval_options)

@@ -13,9 +13,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from amr_tf import data, provenance, rundir
-from amr_tf.checkpoint import load_networks  # noqa: F401  (a run's networks; also imported from here)
-from trainers import callbacks, checkpoint, loop
+from amr_tf import checkpoint, data, provenance, rundir
+from trainers import callbacks, loop
+from trainers import checkpoint as trainer_checkpoint
 from trainers import strategy as strategies
 from trainers.base import EVAL_NAMES
 from trainers.build import build_trainer
@@ -106,7 +106,7 @@ def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trai
     initial_epoch = 0
     if latest is not None:
         checkpoint.check_identity(latest, checkpoint.read_meta(latest), config)
-        meta = checkpoint.restore(checkpoint.objects(trainer), latest)
+        meta = checkpoint.restore(trainer_checkpoint.objects(trainer), latest)
         if "epoch" not in meta or "history" not in meta:
             raise checkpoint.CheckpointError(f"checkpoint {latest} has no epoch and history: it is no run's checkpoint")
         initial_epoch, recorder.history = meta["epoch"], meta["history"]

@@ -26,11 +26,11 @@ A metric module holds:
   "all" leaves it out with the note "<NAME> skipped: <SKIPPED>").
 Adding a metric is adding such a module and its line in REGISTRY.
 
-`codes` holds what the metrics, the figures and the training callbacks share, and the one
-place that loads a run's networks (`codes.load_networks`); `strips` the decoded paths in code
-space; `figures` draws them (PNG and GIF). The numpy cores (the FactorVAE
-score, ACAI's lines scores, the Frechet distance, the probe's fit) are pure functions, also
-importable from `amr_tf.metrics`. TensorFlow, scikit-learn and scipy are imported only by the
+`codes` holds what the metrics, the figures and the training callbacks share; `strips` the
+decoded paths in code space; `figures` draws them (PNG and GIF). A run's networks are loaded by
+`amr_tf.checkpoint.load_networks`, imported when a run is evaluated. The numpy cores (the
+FactorVAE score, ACAI's lines scores, the Frechet distance, the probe's fit) are pure functions,
+also importable from this package. TensorFlow, scikit-learn and scipy are imported only by the
 functions that use them.
 """
 
@@ -41,7 +41,6 @@ from amr_tf.evaluation.codes import (
     code_function,
     decode_numpy,
     encode_numpy,
-    load_networks,
     probe_accuracy,
     reconstruction_l1,
     split_codes,
@@ -70,7 +69,6 @@ from amr_tf.evaluation.lines import (
 )
 from amr_tf.evaluation.probe import fit_linear_probe
 from amr_tf.evaluation.runner import (
-    CHECKPOINTS,
     DEFAULTS,
     METRICS,
     REGISTRY,
@@ -92,11 +90,11 @@ from amr_tf.evaluation.strips import (
 __all__ = [
     # the evaluation
     "evaluate_run", "select_metrics", "check_options", "summary_lines", "log_scalars", "describe",
-    "REGISTRY", "METRICS", "CHECKPOINTS", "DEFAULTS", "FIGURE_STEPS", "GIF_STEPS", "ENCODE_BATCH",
+    "REGISTRY", "METRICS", "DEFAULTS", "FIGURE_STEPS", "GIF_STEPS", "ENCODE_BATCH",
     # codes and strips
     "probe_accuracy", "ProbeAccuracy", "reconstruction_l1", "interpolation_strip", "Progress", "code_function",
     "encode_numpy", "decode_numpy",
-    "split_codes", "weighted_strip", "three_way_path", "class_mix_strip", "attribute_columns", "load_networks",
+    "split_codes", "weighted_strip", "three_way_path", "class_mix_strip", "attribute_columns",
     # the metrics' pure parts
     "fit_linear_probe", "factor_vae_score", "factor_vae_dsprites", "grid_sampler",
     "original_score", "original_from_moments", "original_votes", "original_scheme", "conditional_sampler",

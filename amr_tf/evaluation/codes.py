@@ -1,10 +1,11 @@
 """What the metrics, the figures and the training callbacks share: a trained auto-encoder's codes
 and decodings as numpy arrays, the probe accuracy tracked during training, progress lines, the
-splits and test examples a metric reads, and the one place that loads a run's networks (the
-decoded strips the figures draw are `strips`').
+splits and test examples a metric reads (the decoded strips the figures draw are `strips'; a
+run's networks come from `amr_tf.checkpoint.load_networks`).
 
 TensorFlow (and `amr_tf.mixers`, which imports it) is imported inside the functions that use
-it, so that importing `amr_tf.evaluation` and the numpy metrics (`amr_tf.metrics`) stays light.
+it, so that importing `amr_tf.evaluation` and its numpy metrics (`disentanglement`, `lines`)
+stays light.
 """
 
 import numpy as np
@@ -166,18 +167,7 @@ def split_codes(encoder, split_data, indices=None, batch_size=256, label=None):
     return np.concatenate(codes), np.concatenate(labels)
 
 
-# -- a run's networks and data -----------------------------------------------------------------
-
-
-def load_networks(run_dir, which="best"):
-    """(config, networks, checkpoint metadata) of a run: `amr_tf.checkpoint.load_networks`.
-
-    The package's one place that loads networks (it imports TensorFlow and Keras); the runner and
-    the interpolation figures' compared runs load through here.
-    """
-    from amr_tf.checkpoint import load_networks as load
-
-    return load(run_dir, which)
+# -- a run's data -------------------------------------------------------------------------------
 
 
 def split(config, name):

@@ -77,6 +77,7 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
     Returns:
         {"files": [...], "figures": {name: description}, "summary": {"figures": n, "figures_dir"}}.
     """
+    from amr_tf import checkpoint as checkpoints
     from amr_tf import rundir
     from amr_tf.evaluation import figures
 
@@ -97,7 +98,7 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
         rows = [(f"this: {describe(config)}", nets.encoder, nets.decoder)]
         compared = [{"label": "pixel"}, {"label": rows[0][0], "run_dir": str(run_dir), "checkpoint": checkpoint}]
         for other in compare:
-            other_config, other_nets, other_meta = codes.load_networks(other, checkpoint)
+            other_config, other_nets, other_meta = checkpoints.load_networks(other, checkpoint)
             rows.append((describe(other_config), other_nets.encoder, other_nets.decoder))
             compared.append({"label": rows[-1][0], "run_dir": str(other), "checkpoint": checkpoint,
                              "epoch": int(other_meta["epoch"])})

@@ -105,7 +105,7 @@ def evaluate(run_dir, config, nets, probe_examples=None, seed=0, batch_size=code
 
     Args:
         run_dir: the run (its best.json gives the accuracies tracked during training).
-        config, nets: from `codes.load_networks`.
+        config, nets: from `amr_tf.checkpoint.load_networks`.
         probe_examples: fit on at most this many train examples (a seeded subset; default all).
         seed: the subset's seed.
 

@@ -11,14 +11,13 @@ import time
 import numpy as np
 
 from amr_tf import registry, rundir
-from amr_tf.evaluation import class_mixer, codes, disentanglement, fid, interpolations, lines, probe, spiral
+from amr_tf.evaluation import class_mixer, disentanglement, fid, interpolations, lines, probe, spiral
 
 # name -> metric module, in the order the metrics are listed, run and printed. A new metric is
 # a module with the interface described in amr_tf/evaluation/__init__.py, and a line here.
 REGISTRY = {metric.NAME: metric for metric in (probe, disentanglement, lines, spiral, class_mixer, interpolations,
                                                 fid)}
 METRICS = tuple(REGISTRY)
-CHECKPOINTS = rundir.CHECKPOINTS
 DEFAULTS = dict(votes=800, batch_L=800, variance_samples=10000, seed=0, interpolations=16, steps=16,
                 probe_examples=None, fid_examples=10000, inception_weights=None)
 
@@ -77,7 +76,7 @@ def select_metrics(spec, config, inception_weights=None, **options):
 def check_options(votes=800, batch_L=800, variance_samples=10000, interpolations=16, steps=16,
                   probe_examples=None, fid_examples=10000, checkpoint="best", **_):
     """Raises ValueError (one line) for option values that cannot work."""
-    registry.check("checkpoint", checkpoint, CHECKPOINTS)
+    registry.check("checkpoint", checkpoint, rundir.CHECKPOINTS)
     for name, value, low in (("votes", votes, 1), ("batch_L", batch_L, 2), ("variance_samples", variance_samples, 2),
                              ("interpolations", interpolations, 1), ("steps", steps, 2),
                              ("fid_examples", fid_examples, 2)):
@@ -156,7 +155,9 @@ def evaluate_run(run_dir, metric="all", checkpoint="best", compare=(), log=None,
         check = getattr(REGISTRY[name], "check", None)
         if check:
             check(config, **_options(REGISTRY[name], available))
-    config, nets, meta = codes.load_networks(run_dir, checkpoint)
+    from amr_tf import checkpoint as checkpoints  # TensorFlow and Keras: only once a run is evaluated
+
+    config, nets, meta = checkpoints.load_networks(run_dir, checkpoint)
     epoch = int(meta["epoch"])
     rundir.refuse_symlinks(run_dir)
     # It writes eval/ and logs/eval into the run directory: not while another process holds it.

@@ -35,7 +35,6 @@ from amr_tf.networks.mlp import MLPDecoder, MLPDiscriminator, MLPEncoder, MLPPre
 from amr_tf.networks.presets import (  # noqa: F401
     PRESETS,
     Networks,
-    Preset,
     build_networks,
     code_shape,
     count_trainable,

@@ -41,8 +41,6 @@ def register_preset(name, preset):
     _PRESETS[name] = preset
 
 
-Preset = ACAIPreset  # the name before ACAIPreset sat beside BurgessPreset and MLPPreset
-
 register_preset("acai32", ACAIPreset(latent=2))
 register_preset("acai256", ACAIPreset(latent=16))
 register_preset("acai1024", ACAIPreset(latent=64))

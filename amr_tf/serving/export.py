@@ -15,15 +15,13 @@ from pathlib import Path
 from amr_tf import registry, rundir
 from amr_tf.serving import archive
 
-CHECKPOINTS = rundir.CHECKPOINTS
-
 
 def check_request(run_dir, model_name=None, version=None, checkpoint="best", format="saved_model"):
     """Raises ValueError (one line) for a request that cannot be right; cheap, reads no checkpoint."""
     if not run_dir:
         raise ValueError("--run_dir is required (a run directory written by amr_tf.train)")
-    if checkpoint not in CHECKPOINTS:
-        raise registry.unknown("checkpoint", checkpoint, CHECKPOINTS)
+    if checkpoint not in rundir.CHECKPOINTS:
+        raise registry.unknown("checkpoint", checkpoint, rundir.CHECKPOINTS)
     if format not in archive.FORMATS:
         raise registry.unknown("format", format, archive.FORMATS)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
