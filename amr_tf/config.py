@@ -79,7 +79,7 @@ class Config:
         lr, beta1, beta2: Adam settings for the auto-encoder, discriminator and probe
             (beta1 None: 0.9 for the VAE, else 0.5).
         probe_lr: the probe's Adam learning rate (None: lr, as the original, whose 1e-4
-            is too slow to read a code on small data sets such as digits; see README).
+            is too slow to read a code on small data sets such as digits; see docs/original.md).
         weight_decay: coupled L2 weight decay, added to the gradient as torch's Adam does.
         update_g_every: the auto-encoder (generator) is updated every this many steps.
         update_g_phase: where that count starts: "run" (steps 0, N, 2N, ... of the run) or

@@ -109,7 +109,7 @@ def main(argv):
 
     exported = export_run(FLAGS.out_dir, EXPORT_DIR, checkpoint=which, reuse_same=True)
     print(f"exported for TF Serving: {exported} (--model_base_path={os.path.abspath(os.path.dirname(exported))}; "
-          "see README, Serving with TF Serving)")
+          "see docs/serving.md)")
     sys.stdout.flush()
 
 

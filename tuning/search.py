@@ -6,7 +6,7 @@ paper's model selection), averaged over `--seeds`. Prints one line per finished 
 table of all trials and `best: lamb=... (val_probe_accuracy=..., test=...)`, also written to
 `results.csv` and `best.json` in the search directory. Re-running the same command resumes the
 search; finished trials are not re-run. With KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP /
-KERASTUNER_ORACLE_PORT set, runs as KerasTuner's chief or one of its workers (see README).
+KERASTUNER_ORACLE_PORT set, runs as KerasTuner's chief or one of its workers (see docs/tuning.md).
 """
 
 from absl import flags

@@ -411,7 +411,7 @@ class Critic(Stack):
     The head is a dense layer on the flattened features. The real/fake logit may average
     over positions (the logit map), but the class may not: averaged, the acai32 D's
     4x4x128 features kept almost none of the digit's class (a logistic regression on them
-    read 19% of digits, against 62% on the flattened map; see README).
+    read 19% of digits, against 62% on the flattened map; see docs/training.md).
 
     Args (every family's discriminator):
         power_iterations: power-iteration steps per training call of each spectral norm.
