@@ -32,7 +32,8 @@ def make_strategy(name="auto", logical_cpus=None):
     registry.check("strategy", name, STRATEGIES)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (see docs/distribution.md)")
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                             "(see docs/distribution.md)")
         check_tf_config(os.environ["TF_CONFIG"])
         split_cpu(logical_cpus)
         return tf.distribute.MultiWorkerMirroredStrategy()
