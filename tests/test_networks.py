@@ -222,6 +222,62 @@ def test_convs_add_their_bias_with_bias_add():
     np.testing.assert_array_equal(tape.gradient(total, conv.trainable_variables)[1].numpy(), [16.0, 16.0, 16.0])
 
 
+def _leaky_norm_and_grads(fused, x, dy, gamma, beta):
+    """LeakyReLU(0.01)(instance norm(x)) and the gradients to x, gamma and beta, fused or as the
+    two plain layers' functions."""
+    with tf.GradientTape() as tape:
+        tape.watch([x, gamma, beta])
+        if fused:
+            y = networks.layers.instance_norm_leaky_relu(x, gamma, beta, 1e-5, 0.01)
+        else:
+            dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
+            norm = networks.layers._instance_norm(tf.cast(x, dtype), gamma, beta, tf.constant(1e-5, dtype))
+            y = tf.nn.leaky_relu(tf.cast(norm, x.dtype), alpha=0.01)
+        loss = tf.reduce_sum(tf.cast(y, tf.float64) * tf.cast(dy, tf.float64))
+    return [y] + tape.gradient(loss, [x, gamma, beta])
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_fused_instance_norm_leaky_relu_equals_the_two_layers(dtype):
+    """The fused op (one XLA computation per half) computes what instance norm then LeakyReLU
+    compute, with the gradients: to rounding in float32 and float64, and in bfloat16 to the
+    rounding of its output and of the gradient it is fed (it normalises in float32 either way)."""
+    rng = np.random.default_rng(4)
+    x64 = rng.normal(size=(3, 9, 7, 8)) * rng.uniform(0.5, 4, (3, 1, 1, 8)) + rng.uniform(-3, 3, (3, 1, 1, 8))
+    stats = tf.float64 if dtype == "float64" else tf.float32
+    x, dy = tf.constant(x64, dtype), tf.constant(rng.normal(size=x64.shape), dtype)
+    gamma = tf.constant(rng.normal(size=(1, 1, 1, 8)), stats)
+    beta = tf.constant(rng.normal(size=(1, 1, 1, 8)), stats)
+    want = _leaky_norm_and_grads(False, x, dy, gamma, beta)
+    for got in (_leaky_norm_and_grads(True, x, dy, gamma, beta),
+                tf.function(_leaky_norm_and_grads)(True, x, dy, gamma, beta)):
+        for w, g, tol in zip(want, got, {"float64": [1e-12] * 4, "float32": [1e-5] * 4,
+                                         "bfloat16": [1e-2, 5e-2, 1e-2, 1e-2]}[dtype]):
+            assert g.dtype == w.dtype
+            w, g = tf.cast(w, tf.float64).numpy(), tf.cast(g, tf.float64).numpy()
+            np.testing.assert_allclose(g, w, rtol=0, atol=tol * np.abs(w).max())
+
+
+def test_a_training_call_fuses_norm_and_activation_and_an_inference_call_does_not(acai32):
+    """Training calls of f and g run each instance norm + LeakyReLU as the fused XLA op, and give
+    what the plain layers give; inference calls (what a SavedModel holds: TF Serving compiles no
+    XLA by default) run no XLA at all."""
+    encoder, decoder = acai32[0], acai32[1]
+    x = tf.constant(_images(4))
+
+    def graph_of(training):
+        fn = tf.function(lambda x: decoder(encoder(x, training=training), training=training))
+        graph = fn.get_concrete_function(x).graph.as_graph_def()
+        calls = [f for f in graph.library.function if f.attr["_XlaMustCompile"].b]
+        return fn, calls
+
+    fused, compiled = graph_of(True)
+    plain, none = graph_of(False)
+    assert len(compiled) >= 1 and none == []
+    np.testing.assert_allclose(fused(x).numpy(), plain(x).numpy(), rtol=0, atol=1e-4)
+
+
 def test_instance_norm_in_mixed_precision_normalises_in_float32():
     x = tf.constant(np.random.default_rng(0).normal(100, 3, (2, 5, 5, 4)).astype("float32"))
     norm = networks.InstanceNormalization(dtype="mixed_bfloat16")

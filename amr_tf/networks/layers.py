@@ -248,6 +248,53 @@ def _instance_norm(x, gamma, beta, epsilon):
     return y, lambda dy: (*_instance_backward(x, dy, mean, rstd, gamma), None)
 
 
+_FUSED = {}
+
+
+def _fused_halves(slope, epsilon):
+    """The forward and backward halves of instance norm + LeakyReLU(slope), each one XLA
+    computation (cached per slope and epsilon; XLA compiles once per shape and dtype).
+
+    Each half reads its [B, H, W, C] inputs once or twice and writes once, in the input's dtype,
+    computing in float32 (float64 for float64 inputs): the casts, the statistics and the
+    activation are fused into a couple of loops instead of a dozen TensorFlow kernels with a
+    tensor between each (under mixed_bfloat16 that was half the step's time, with
+    LeakyReluGrad in bfloat16 alone slower than float32's)."""
+    key = (float(slope), float(epsilon))
+    if key not in _FUSED:
+        def forward(x, gamma, beta):
+            dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
+            y, mean, rstd = _instance_moments(tf.cast(x, dtype), tf.cast(gamma, dtype), tf.cast(beta, dtype),
+                                              tf.constant(epsilon, dtype))
+            return tf.cast(tf.nn.leaky_relu(y, alpha=slope), x.dtype), mean, rstd
+
+        def backward(x, z, dz, mean, rstd, gamma):
+            dtype = mean.dtype
+            dz = tf.cast(dz, dtype)
+            # TensorFlow's own LeakyReLU gradient (its slope rounded to float32, as in the forward),
+            # fed the output z: z and y have one sign (slope > 0)
+            dy = tf.raw_ops.LeakyReluGrad(gradients=dz, features=tf.cast(z, dtype), alpha=slope)
+            dx, dgamma, dbeta = _instance_backward(tf.cast(x, dtype), dy, mean, rstd, tf.cast(gamma, dtype))
+            return tf.cast(dx, x.dtype), dgamma, dbeta
+
+        _FUSED[key] = (tf.function(forward, jit_compile=True), tf.function(backward, jit_compile=True))
+    return _FUSED[key]
+
+
+def instance_norm_leaky_relu(x, gamma, beta, epsilon, slope):
+    """LeakyReLU(slope)(instance_norm(x)) and its gradient, each half one XLA computation
+    (`_fused_halves`); x in any float dtype, the result in x's. gamma and beta: [1, 1, 1, C]
+    float32 (float64 with float64 x), whose gradients come back in that dtype."""
+    forward, backward = _fused_halves(slope, epsilon)
+
+    @tf.custom_gradient
+    def fused(x, gamma, beta):
+        z, mean, rstd = forward(x, gamma, beta)
+        return z, lambda dz: backward(x, z, dz, mean, rstd, gamma)
+
+    return fused(x, gamma, beta)
+
+
 @keras.saving.register_keras_serializable(package="amr_tf")
 class InstanceNormalization(keras.layers.GroupNormalization):
     """Instance norm (affine): GroupNormalization with one group per channel, with its variables
@@ -261,13 +308,19 @@ class InstanceNormalization(keras.layers.GroupNormalization):
         kwargs.pop("groups", None)
         super().__init__(groups=-1, epsilon=epsilon, **kwargs)
 
-    def call(self, inputs):
+    def call(self, inputs, leaky_relu=None):
+        """Instance norm of `inputs`; with `leaky_relu` (a slope), LeakyReLU(slope) of it, as the
+        fused `instance_norm_leaky_relu` (`Stack` passes the slope of a LeakyReLU that follows
+        this layer, when training)."""
         # float16/bfloat16 inputs are normalised in float32 (their moments would overflow or
         # lose the spread), float64 ones in float64.
         dtype = tf.float64 if inputs.dtype == tf.float64 else tf.float32
-        x = tf.cast(inputs, dtype)
         gamma = tf.reshape(tf.cast(self.gamma, dtype), [1, 1, 1, -1])
         beta = tf.reshape(tf.cast(self.beta, dtype), [1, 1, 1, -1])
+        if leaky_relu is not None:
+            x = tf.cast(inputs, self.compute_dtype)
+            return instance_norm_leaky_relu(x, gamma, beta, self.epsilon, leaky_relu)
+        x = tf.cast(inputs, dtype)
         y = _instance_norm(x, gamma, beta, tf.constant(self.epsilon, dtype))
         return tf.cast(y, self.compute_dtype)
 
@@ -355,8 +408,19 @@ class Stack(keras.Model):
         return shape
 
     def call(self, x, training=False):
-        for layer in self.body:
-            x = layer(x, training=training)
+        # A training call runs each instance norm with the LeakyReLU after it as one fused op
+        # (`instance_norm_leaky_relu`, compiled with XLA); an inference call, which is what a
+        # SavedModel holds, runs them as two plain layers: TF Serving compiles no XLA by default.
+        body, i = self.body, 0
+        while i < len(body):
+            layer = body[i]
+            after = body[i + 1] if i + 1 < len(body) else None
+            if training and isinstance(layer, InstanceNormalization) and type(after) is LeakyReLU:
+                x = layer(x, leaky_relu=float(after.negative_slope))
+                i += 2
+            else:
+                x = layer(x, training=training)
+                i += 1
         return x
 
 
