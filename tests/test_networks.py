@@ -222,60 +222,127 @@ def test_convs_add_their_bias_with_bias_add():
     np.testing.assert_array_equal(tape.gradient(total, conv.trainable_variables)[1].numpy(), [16.0, 16.0, 16.0])
 
 
-def _leaky_norm_and_grads(fused, x, dy, gamma, beta):
-    """LeakyReLU(0.01)(instance norm(x)) and the gradients to x, gamma and beta, fused or as the
-    two plain layers' functions."""
+def _leaky_norm_and_grads(fused, x, dy, bias, gamma, beta):
+    """LeakyReLU(0.01)(instance norm(x + bias)) and the gradients to x, bias, gamma and beta,
+    fused or as the plain layers compute it (bias added in x's dtype, the norm in float32)."""
     with tf.GradientTape() as tape:
-        tape.watch([x, gamma, beta])
+        tape.watch([x, bias, gamma, beta])
         if fused:
-            y = networks.layers.instance_norm_leaky_relu(x, gamma, beta, 1e-5, 0.01)
+            y = networks.layers.instance_norm_leaky_relu(x, gamma, beta, 1e-5, 0.01, bias)
         else:
             dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
-            norm = networks.layers._instance_norm(tf.cast(x, dtype), gamma, beta, tf.constant(1e-5, dtype))
+            h = tf.cast(x, dtype) + bias
+            norm = networks.layers._instance_norm(h, gamma, beta, tf.constant(1e-5, dtype))
             y = tf.nn.leaky_relu(tf.cast(norm, x.dtype), alpha=0.01)
         loss = tf.reduce_sum(tf.cast(y, tf.float64) * tf.cast(dy, tf.float64))
-    return [y] + tape.gradient(loss, [x, gamma, beta])
+    return [y] + tape.gradient(loss, [x, bias, gamma, beta])
+
+
+def _bias_leaky_and_grads(fused, x, dy, bias):
+    with tf.GradientTape() as tape:
+        tape.watch([x, bias])
+        if fused:
+            y = networks.layers.bias_leaky_relu(x, bias, 0.01)
+        else:
+            y = networks.LeakyReLU(negative_slope=0.01, dtype=x.dtype)(networks.bias_add(x, bias))
+        loss = tf.reduce_sum(tf.cast(y, tf.float64) * tf.cast(dy, tf.float64))
+    return [y] + tape.gradient(loss, [x, bias])
+
+
+# max |fused - plain| / max |plain| per output: rounding in float32 and float64; in bfloat16 the
+# rounding of the output and of the gradient fed back (the fused ops compute in float32 between).
+FUSED_TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "bfloat16": 2e-2}
 
 
 @pytest.mark.numerics
 @pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
-def test_fused_instance_norm_leaky_relu_equals_the_two_layers(dtype):
-    """The fused op (one XLA computation per half) computes what instance norm then LeakyReLU
-    compute, with the gradients: to rounding in float32 and float64, and in bfloat16 to the
-    rounding of its output and of the gradient it is fed (it normalises in float32 either way)."""
+def test_fused_bias_instance_norm_leaky_relu_equals_the_plain_layers(dtype):
+    """The fused op (one XLA computation per half) computes what the conv's bias, instance norm
+    and LeakyReLU compute, with the gradients (the bias's is zero but for rounding: the norm
+    removes any shift), eagerly and compiled."""
     rng = np.random.default_rng(4)
     x64 = rng.normal(size=(3, 9, 7, 8)) * rng.uniform(0.5, 4, (3, 1, 1, 8)) + rng.uniform(-3, 3, (3, 1, 1, 8))
     stats = tf.float64 if dtype == "float64" else tf.float32
     x, dy = tf.constant(x64, dtype), tf.constant(rng.normal(size=x64.shape), dtype)
+    bias = tf.constant(rng.normal(size=(8,)), stats)
     gamma = tf.constant(rng.normal(size=(1, 1, 1, 8)), stats)
     beta = tf.constant(rng.normal(size=(1, 1, 1, 8)), stats)
-    want = _leaky_norm_and_grads(False, x, dy, gamma, beta)
-    for got in (_leaky_norm_and_grads(True, x, dy, gamma, beta),
-                tf.function(_leaky_norm_and_grads)(True, x, dy, gamma, beta)):
-        for w, g, tol in zip(want, got, {"float64": [1e-12] * 4, "float32": [1e-5] * 4,
-                                         "bfloat16": [1e-2, 5e-2, 1e-2, 1e-2]}[dtype]):
+    want = _leaky_norm_and_grads(False, x, dy, bias, gamma, beta)
+    scale = np.abs(tf.cast(want[1], tf.float64).numpy()).sum()  # dbias: a sum of dx's terms
+    for got in (_leaky_norm_and_grads(True, x, dy, bias, gamma, beta),
+                tf.function(_leaky_norm_and_grads)(True, x, dy, bias, gamma, beta)):
+        for i, (w, g) in enumerate(zip(want, got)):
             assert g.dtype == w.dtype
             w, g = tf.cast(w, tf.float64).numpy(), tf.cast(g, tf.float64).numpy()
-            np.testing.assert_allclose(g, w, rtol=0, atol=tol * np.abs(w).max())
+            np.testing.assert_allclose(g, w, rtol=0, atol=FUSED_TOLERANCE[dtype] * (scale if i == 2 else np.abs(w).max()))
 
 
-def test_a_training_call_fuses_norm_and_activation_and_an_inference_call_does_not(acai32):
-    """Training calls of f and g run each instance norm + LeakyReLU as the fused XLA op, and give
-    what the plain layers give; inference calls (what a SavedModel holds: TF Serving compiles no
-    XLA by default) run no XLA at all."""
-    encoder, decoder = acai32[0], acai32[1]
+@pytest.mark.numerics
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_fused_bias_leaky_relu_equals_the_plain_layers(dtype):
+    """bias + LeakyReLU with the fused gradient (one XLA computation) against `bias_add` and our
+    LeakyReLU layer: the same outputs exactly, the gradients to rounding."""
+    rng = np.random.default_rng(6)
+    x, dy = (tf.constant(rng.normal(size=(4, 6, 5, 8)), dtype) for _ in range(2))
+    bias = tf.constant(rng.normal(size=(8,)), dtype)
+    want = _bias_leaky_and_grads(False, x, dy, bias)
+    for got in (_bias_leaky_and_grads(True, x, dy, bias), tf.function(_bias_leaky_and_grads)(True, x, dy, bias)):
+        np.testing.assert_array_equal(tf.cast(got[0], tf.float64).numpy(), tf.cast(want[0], tf.float64).numpy())
+        for w, g in zip(want[1:], got[1:]):
+            assert g.dtype == w.dtype
+            w, g = tf.cast(w, tf.float64).numpy(), tf.cast(g, tf.float64).numpy()
+            np.testing.assert_allclose(g, w, rtol=0, atol=FUSED_TOLERANCE[dtype] * np.abs(w).max())
+
+
+def _xla_functions(fn, *args):
+    graph = tf.function(fn).get_concrete_function(*args).graph.as_graph_def()
+    return [f for f in graph.library.function if f.attr["_XlaMustCompile"].b]
+
+
+def test_a_training_call_fuses_and_an_inference_call_does_not(acai32):
+    """Training calls of f, g and D run their norms and activations as the fused XLA ops and give
+    what the plain layers give, gradients included; inference calls (what a SavedModel holds:
+    TF Serving compiles no XLA by default) run no XLA at all."""
+    encoder, decoder, critic = acai32[0], acai32[1], acai32[2]
     x = tf.constant(_images(4))
+    variables = encoder.trainable_variables + decoder.trainable_variables + critic.trainable_variables
 
-    def graph_of(training):
-        fn = tf.function(lambda x: decoder(encoder(x, training=training), training=training))
-        graph = fn.get_concrete_function(x).graph.as_graph_def()
-        calls = [f for f in graph.library.function if f.attr["_XlaMustCompile"].b]
-        return fn, calls
+    def run(x, training):
+        with tf.GradientTape() as tape:
+            r = decoder(encoder(x, training=training), training=training)
+            loss = tf.reduce_sum(r * r) + tf.reduce_sum(critic(r, training=training))
+        return [r] + tape.gradient(loss, variables)
 
-    fused, compiled = graph_of(True)
-    plain, none = graph_of(False)
-    assert len(compiled) >= 1 and none == []
-    np.testing.assert_allclose(fused(x).numpy(), plain(x).numpy(), rtol=0, atol=1e-4)
+    assert len(_xla_functions(lambda x: run(x, True), x)) >= 3
+    assert _xla_functions(lambda y: run(y, False), x) == []
+    u = [w.numpy() for w in critic.weights if "vector_u" in w.path]
+    fused = run(x, True)
+    for w, value in zip([w for w in critic.weights if "vector_u" in w.path], u):
+        w.assign(value)  # the same power iteration on both sides
+    plain = [tf.convert_to_tensor(v) for v in run_plain(encoder, decoder, critic, x, variables)]
+    # A conv's bias before an instance norm has a gradient of zero but for rounding (the norm
+    # removes any shift), so both sides hold noise there: the op's own test bounds it.
+    noise = {id(body[i].bias) for body in (encoder.body, decoder.body) for i in range(len(body) - 1)
+             if isinstance(body[i + 1], networks.InstanceNormalization)}
+    checked = [i for i, v in enumerate([x] + variables) if id(v) not in noise]
+    assert len(checked) > len(variables) / 2
+    for f, p in ((fused[i], plain[i]) for i in checked):
+        np.testing.assert_allclose(f.numpy(), p.numpy(), rtol=0, atol=1e-4 * max(np.abs(p.numpy()).max(), 1e-3))
+
+
+def run_plain(encoder, decoder, critic, x, variables):
+    """The training call's function, layer by layer, with no fusion."""
+    with tf.GradientTape() as tape:
+        h = x
+        for layer in encoder.body:
+            h = layer(h, training=True)
+        for layer in decoder.body:
+            h = layer(h, training=True)
+        r, d = h, h
+        for layer in critic.body:
+            d = layer(d, training=True)
+        loss = tf.reduce_sum(r * r) + tf.reduce_sum(tf.reduce_mean(d, [1, 2, 3]))
+    return [r] + tape.gradient(loss, variables)
 
 
 def test_instance_norm_in_mixed_precision_normalises_in_float32():

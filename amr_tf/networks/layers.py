@@ -86,10 +86,19 @@ def bias_add(x, bias):
 class Conv2D(keras.layers.Conv2D):
     """keras' Conv2D (the same variables, config and numbers) with its bias added by `bias_add`."""
 
-    def call(self, inputs):
+    def call(self, inputs, leaky_relu=None, defer_bias=False):
+        """The conv; with `leaky_relu` (a slope), LeakyReLU(slope) of it (`bias_leaky_relu`); with
+        `defer_bias`, without its bias (for the instance norm after it to add). `run_layers`
+        passes these in training calls, to a conv with a bias, channels last, no activation."""
         if not self.use_bias or self.data_format != "channels_last":
             return super().call(inputs)
-        outputs = bias_add(self.convolution_op(inputs, self.kernel), ops.cast(self.bias, self.compute_dtype))
+        outputs = self.convolution_op(inputs, self.kernel)
+        if defer_bias:
+            return outputs
+        bias = ops.cast(self.bias, self.compute_dtype)
+        if leaky_relu is not None:
+            return bias_leaky_relu(outputs, bias, leaky_relu)
+        outputs = bias_add(outputs, bias)
         return outputs if self.activation is None else self.activation(outputs)
 
 
@@ -173,7 +182,9 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
 
         return sigma(w)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, leaky_relu=None):
+        """The wrapped layer with its normalised kernel; with `leaky_relu` (a slope, for a conv
+        channels last with a bias and no activation), LeakyReLU(slope) of it (`bias_leaky_relu`)."""
         layer = self.layer
         kernel = layer.kernel
         normalized = kernel / ops.cast(self.sigma(kernel, training=training), kernel.dtype)
@@ -184,6 +195,8 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
         if layer.use_bias:
             first = isinstance(layer, keras.layers.Conv2D) and layer.data_format == "channels_first"
             bias = ops.cast(layer.bias, out.dtype)
+            if leaky_relu is not None and not first:
+                return bias_leaky_relu(out, bias, leaky_relu)
             out = tf.nn.bias_add(out, bias, data_format="NCHW") if first else bias_add(out, bias)
         if layer.activation is not None:
             out = layer.activation(out)
@@ -251,48 +264,94 @@ def _instance_norm(x, gamma, beta, epsilon):
 _FUSED = {}
 
 
+def _stats_dtype(dtype):
+    """Where a fused op computes: float64 for float64 tensors, float32 for every other float."""
+    return tf.float64 if dtype == tf.float64 else tf.float32
+
+
 def _fused_halves(slope, epsilon):
-    """The forward and backward halves of instance norm + LeakyReLU(slope), each one XLA
+    """The forward and backward halves of LeakyReLU(slope)(instance_norm(x + bias)), each one XLA
     computation (cached per slope and epsilon; XLA compiles once per shape and dtype).
 
     Each half reads its [B, H, W, C] inputs once or twice and writes once, in the input's dtype,
-    computing in float32 (float64 for float64 inputs): the casts, the statistics and the
-    activation are fused into a couple of loops instead of a dozen TensorFlow kernels with a
-    tensor between each (under mixed_bfloat16 that was half the step's time, with
-    LeakyReluGrad in bfloat16 alone slower than float32's)."""
-    key = (float(slope), float(epsilon))
+    computing in float32 (float64 for float64 inputs): the casts, the conv's bias, the statistics
+    and the activation are fused into a few loops instead of a dozen TensorFlow kernels with a
+    tensor between each (under mixed_bfloat16 that was half the step's time, with LeakyReluGrad
+    in bfloat16 alone slower than float32's)."""
+    key = ("norm", float(slope), float(epsilon))
     if key not in _FUSED:
-        def forward(x, gamma, beta):
-            dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
-            y, mean, rstd = _instance_moments(tf.cast(x, dtype), tf.cast(gamma, dtype), tf.cast(beta, dtype),
-                                              tf.constant(epsilon, dtype))
+        def forward(x, bias, gamma, beta):
+            dtype = _stats_dtype(x.dtype)
+            y, mean, rstd = _instance_moments(tf.cast(x, dtype) + bias, gamma, beta, tf.constant(epsilon, dtype))
             return tf.cast(tf.nn.leaky_relu(y, alpha=slope), x.dtype), mean, rstd
 
-        def backward(x, z, dz, mean, rstd, gamma):
+        def backward(x, bias, z, dz, mean, rstd, gamma):
             dtype = mean.dtype
-            dz = tf.cast(dz, dtype)
             # TensorFlow's own LeakyReLU gradient (its slope rounded to float32, as in the forward),
             # fed the output z: z and y have one sign (slope > 0)
-            dy = tf.raw_ops.LeakyReluGrad(gradients=dz, features=tf.cast(z, dtype), alpha=slope)
-            dx, dgamma, dbeta = _instance_backward(tf.cast(x, dtype), dy, mean, rstd, tf.cast(gamma, dtype))
-            return tf.cast(dx, x.dtype), dgamma, dbeta
+            dy = tf.raw_ops.LeakyReluGrad(gradients=tf.cast(dz, dtype), features=tf.cast(z, dtype), alpha=slope)
+            dx, dgamma, dbeta = _instance_backward(tf.cast(x, dtype) + bias, dy, mean, rstd, gamma)
+            # the bias gradient: the sum of dx (zero but for rounding: the norm removes any shift)
+            return tf.cast(dx, x.dtype), tf.reduce_sum(dx, [0, 1, 2]), dgamma, dbeta
 
         _FUSED[key] = (tf.function(forward, jit_compile=True), tf.function(backward, jit_compile=True))
     return _FUSED[key]
 
 
-def instance_norm_leaky_relu(x, gamma, beta, epsilon, slope):
-    """LeakyReLU(slope)(instance_norm(x)) and its gradient, each half one XLA computation
-    (`_fused_halves`); x in any float dtype, the result in x's. gamma and beta: [1, 1, 1, C]
-    float32 (float64 with float64 x), whose gradients come back in that dtype."""
+def instance_norm_leaky_relu(x, gamma, beta, epsilon, slope, bias=None):
+    """LeakyReLU(slope)(instance_norm(x + bias)) and its gradient, each half one XLA computation
+    (`_fused_halves`); x in any float dtype, the result in x's. gamma and beta: [1, 1, 1, C] and
+    bias ([C], the conv's before the norm; None: none) in float32 (float64 with float64 x);
+    their gradients come back in their dtypes."""
     forward, backward = _fused_halves(slope, epsilon)
+    given = bias is not None
+    bias = bias if given else tf.zeros(x.shape[-1:], gamma.dtype)
 
     @tf.custom_gradient
-    def fused(x, gamma, beta):
-        z, mean, rstd = forward(x, gamma, beta)
-        return z, lambda dz: backward(x, z, dz, mean, rstd, gamma)
+    def fused(x, bias, gamma, beta):
+        z, mean, rstd = forward(x, bias, gamma, beta)
 
-    return fused(x, gamma, beta)
+        def grad(dz):
+            dx, dbias, dgamma, dbeta = backward(x, bias, z, dz, mean, rstd, gamma)
+            return dx, tf.cast(dbias, bias.dtype), dgamma, dbeta
+
+        return z, grad
+
+    return fused(x, bias, gamma, beta)
+
+
+def _bias_leaky_backward(slope):
+    """dz -> (dx, dbias) of z = LeakyReLU(slope)(x + bias), one XLA computation: TensorFlow's
+    LeakyReLU gradient and the bias gradient's sum, in float32 (float64) whatever z's dtype."""
+    key = ("bias", float(slope))
+    if key not in _FUSED:
+        def backward(z, dz):
+            dtype = _stats_dtype(z.dtype)
+            dy = tf.raw_ops.LeakyReluGrad(gradients=tf.cast(dz, dtype), features=tf.cast(z, dtype), alpha=slope)
+            return tf.cast(dy, z.dtype), tf.reduce_sum(dy, list(range(len(z.shape) - 1)))
+
+        _FUSED[key] = tf.function(backward, jit_compile=True)
+    return _FUSED[key]
+
+
+def bias_leaky_relu(x, bias, slope):
+    """LeakyReLU(slope)(x + bias) over the last axis. The forward is TensorFlow's BiasAdd and
+    LeakyRelu, which grappler fuses into the conv before them (one oneDNN kernel); the gradient
+    is one XLA computation (`_bias_leaky_backward`) instead of LeakyReluGrad, a Sum and its casts
+    (under mixed_bfloat16 LeakyReluGrad ran slower than in float32)."""
+    backward = _bias_leaky_backward(slope)
+
+    @tf.custom_gradient
+    def fused(x, bias):
+        z = tf.nn.leaky_relu(tf.nn.bias_add(x, bias), alpha=slope)
+
+        def grad(dz):
+            dx, dbias = backward(z, dz)
+            return dx, tf.cast(dbias, bias.dtype)
+
+        return z, grad
+
+    return fused(x, bias)
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")
@@ -308,18 +367,19 @@ class InstanceNormalization(keras.layers.GroupNormalization):
         kwargs.pop("groups", None)
         super().__init__(groups=-1, epsilon=epsilon, **kwargs)
 
-    def call(self, inputs, leaky_relu=None):
-        """Instance norm of `inputs`; with `leaky_relu` (a slope), LeakyReLU(slope) of it, as the
-        fused `instance_norm_leaky_relu` (`Stack` passes the slope of a LeakyReLU that follows
-        this layer, when training)."""
+    def call(self, inputs, leaky_relu=None, bias=None):
+        """Instance norm of `inputs`; with `leaky_relu` (a slope), LeakyReLU(slope) of it, of
+        `inputs + bias` (the conv's bias, when the conv left it out), as the fused
+        `instance_norm_leaky_relu` (`run_layers` passes both in training calls)."""
         # float16/bfloat16 inputs are normalised in float32 (their moments would overflow or
         # lose the spread), float64 ones in float64.
-        dtype = tf.float64 if inputs.dtype == tf.float64 else tf.float32
+        dtype = _stats_dtype(inputs.dtype)
         gamma = tf.reshape(tf.cast(self.gamma, dtype), [1, 1, 1, -1])
         beta = tf.reshape(tf.cast(self.beta, dtype), [1, 1, 1, -1])
         if leaky_relu is not None:
             x = tf.cast(inputs, self.compute_dtype)
-            return instance_norm_leaky_relu(x, gamma, beta, self.epsilon, leaky_relu)
+            bias = None if bias is None else tf.cast(bias, dtype)
+            return instance_norm_leaky_relu(x, gamma, beta, self.epsilon, leaky_relu, bias)
         x = tf.cast(inputs, dtype)
         y = _instance_norm(x, gamma, beta, tf.constant(self.epsilon, dtype))
         return tf.cast(y, self.compute_dtype)
@@ -378,6 +438,41 @@ def dense(units, dtype, power_iterations=None, activation=None, init=torch_init,
     return spectral(dense, dtype, power_iterations, name, spectral_norm)
 
 
+def _fusable_conv(layer):
+    """True for our Conv2D, bare or in a ReparametrizedSpectralNorm, channels last, with a bias
+    and no activation of its own: a conv `run_layers` may fuse with what follows it."""
+    conv = layer.layer if isinstance(layer, ReparametrizedSpectralNorm) else layer
+    return (isinstance(conv, Conv2D) and conv.use_bias and conv.activation is None
+            and conv.data_format == "channels_last")
+
+
+def run_layers(layers, x, training=False):
+    """`x` through `layers` in order. A training call fuses what follows a conv: conv, instance
+    norm and LeakyReLU become the conv without its bias, then one XLA op for the rest
+    (`instance_norm_leaky_relu`); conv and LeakyReLU become the conv with `bias_leaky_relu`;
+    an instance norm and LeakyReLU without a conv, the XLA op. An inference call, which is what
+    a SavedModel holds, runs every layer as it is: TF Serving compiles no XLA by default.
+    Either way the same function is computed, to float rounding."""
+    i = 0
+    while i < len(layers):
+        layer, after = layers[i], layers[i + 1:i + 3]
+        leaky = [float(a.negative_slope) for a in after if type(a) is LeakyReLU]
+        if training and _fusable_conv(layer) and len(after) == 2 and isinstance(after[0], InstanceNormalization) \
+                and type(after[1]) is LeakyReLU and not isinstance(layer, ReparametrizedSpectralNorm):
+            x = after[0](layer(x, defer_bias=True), leaky_relu=leaky[0], bias=layer.bias)
+            i += 3
+        elif training and _fusable_conv(layer) and after and type(after[0]) is LeakyReLU:
+            x = layer(x, training=training, leaky_relu=leaky[0])
+            i += 2
+        elif training and isinstance(layer, InstanceNormalization) and after and type(after[0]) is LeakyReLU:
+            x = layer(x, leaky_relu=leaky[0])
+            i += 2
+        else:
+            x = layer(x, training=training)
+            i += 1
+    return x
+
+
 class Stack(keras.Model):
     """A chain of layers in `self.body`, built shape by shape without running them.
 
@@ -408,20 +503,7 @@ class Stack(keras.Model):
         return shape
 
     def call(self, x, training=False):
-        # A training call runs each instance norm with the LeakyReLU after it as one fused op
-        # (`instance_norm_leaky_relu`, compiled with XLA); an inference call, which is what a
-        # SavedModel holds, runs them as two plain layers: TF Serving compiles no XLA by default.
-        body, i = self.body, 0
-        while i < len(body):
-            layer = body[i]
-            after = body[i + 1] if i + 1 < len(body) else None
-            if training and isinstance(layer, InstanceNormalization) and type(after) is LeakyReLU:
-                x = layer(x, leaky_relu=float(after.negative_slope))
-                i += 2
-            else:
-                x = layer(x, training=training)
-                i += 1
-        return x
+        return run_layers(self.body, x, training)
 
 
 class Coder(Stack):
@@ -522,8 +604,7 @@ class Critic(Stack):
                 layer.kernel.assign(kernel)
 
     def call(self, x, training=False, with_classes=False):
-        for layer in self.body[:-1]:
-            x = layer(x, training=training)
+        x = run_layers(self.body[:-1], x, training)
         # float32 before averaging: a bfloat16 mean over many terms loses digits.
         out = ops.cast(self.body[-1](x, training=training), "float32")
         logits = ops.mean(out, axis=tuple(range(1, len(out.shape))))
