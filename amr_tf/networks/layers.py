@@ -442,7 +442,7 @@ def _fusable_conv(layer):
     """True for our Conv2D, bare or in a ReparametrizedSpectralNorm, channels last, with a bias
     and no activation of its own: a conv `run_layers` may fuse with what follows it."""
     conv = layer.layer if isinstance(layer, ReparametrizedSpectralNorm) else layer
-    return (isinstance(conv, Conv2D) and conv.use_bias and conv.activation is None
+    return (isinstance(conv, Conv2D) and conv.use_bias and conv.activation in (None, keras.activations.linear)
             and conv.data_format == "channels_last")
 
 
