@@ -26,6 +26,7 @@ KINDS = (
     ("spectral norm", lambda t, n: "spectral_norm" in n or "power_iteration" in n),
     ("instance norm", lambda t, n: "group_normalization" in n or "instance_norm" in n),
     ("LeakyReLU", lambda t, n: t.startswith("LeakyRelu")),
+    ("norm + activation (XLA)", lambda t, n: t == "XLA fusion"),
     ("pooling / upsampling", lambda t, n: "Pool" in t or "Resize" in t or "up_sampling" in n),
     ("concat / slice / gather", lambda t, n: t in ("ConcatV2", "Concat", "StridedSlice", "StridedSliceGrad", "Slice",
                                                  "GatherV2", "Gather", "Tile", "Pack", "Unpack", "Split", "SplitV")),
@@ -35,6 +36,10 @@ KINDS = (
 # A TensorFlow op event is "op/name:OpType"; the runtime's own events ("ExecutorState::Process",
 # "EagerLocalExecute: __inference_...", "ThreadpoolListener::Record") are not.
 _OP_EVENT = re.compile(r"^[\w./\-]+:[\w]+$")
+# A loop of an XLA computation (the fused norm and activation ops) is an event named after what
+# XLA fused into it ("subtract_multiply_fusion", "convert_reduce_fusion.2"): counted as op type
+# "XLA fusion".
+_XLA_EVENT = re.compile(r"^[a-z0-9_]+_fusion(\.\d+)?$")
 
 
 def kind_of(op_type, op_name):
@@ -72,6 +77,8 @@ def op_events(path):
                 if _OP_EVENT.match(name) and "::" not in name:
                     op_name, op_type = name.rsplit(":", 1)
                     out.append((op_name, op_type, max(duration - children, 0) / 1e9))
+                elif _XLA_EVENT.match(name):
+                    out.append((name, "XLA fusion", max(duration - children, 0) / 1e9))
                 if stack:
                     stack[-1][3] += duration
 

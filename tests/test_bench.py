@@ -129,16 +129,19 @@ def test_profile_self_time_subtracts_nested_events_and_skips_the_runtimes(tmp_pa
                      ("d/conv/Conv2D:_MklNativeFusedConv2D", 1 * ms, 4 * ms),
                      ("d/conv/inner:Sum", 2 * ms, 1 * ms),                   # nested: 1 ms off the conv
                      ("encoder/group_normalization/moments/mean:Mean", 6 * ms, 2 * ms),
-                     ("EagerLocalExecute: __inference_step_1", 20 * ms, 5 * ms)])
+                     ("EagerLocalExecute: __inference_step_1", 20 * ms, 5 * ms),
+                     ("Execute", 30 * ms, 5 * ms),                            # XLA's runtime: not an op
+                     ("subtract_multiply_fusion", 31 * ms, 4 * ms)])         # an XLA loop: counted
     path = tmp_path / "t.xplane.pb"
     path.write_bytes(space.SerializeToString())
     events = sorted(profiling.op_events(str(path)))
     assert events == [("d/conv/Conv2D", "_MklNativeFusedConv2D", 3.0), ("d/conv/inner", "Sum", 1.0),
-                      ("encoder/group_normalization/moments/mean", "Mean", 2.0)]
+                      ("encoder/group_normalization/moments/mean", "Mean", 2.0),
+                      ("subtract_multiply_fusion", "XLA fusion", 4.0)]
     by_type, by_kind = profiling.op_table(events, steps=2)
-    assert by_type[0] == {"name": "_MklNativeFusedConv2D", "ms_per_step": 1.5, "calls_per_step": 0.5, "share": 0.5}
+    assert by_type[0] == {"name": "XLA fusion", "ms_per_step": 2.0, "calls_per_step": 0.5, "share": 0.4}
     kinds = {r["name"]: r["share"] for r in by_kind}
-    assert kinds == {"conv forward": 0.5, "instance norm": 2 / 6, "other": 1 / 6}
+    assert kinds == {"norm + activation (XLA)": 0.4, "conv forward": 0.3, "instance norm": 0.2, "other": 0.1}
 
 
 def test_profile_flag_writes_a_trace_and_prints_the_top_ops(tmp_path):
