@@ -1,7 +1,7 @@
 """amr_tf's fp32 train step against the original's, side by side: alternating A/B pairs in one run.
 
     .venv/bin/python benchmarks/step_vs_original.py --reference=PATH [--pairs=3 --k=8 --isa=AVX2]
-        [--before=OTHER_CHECKOUT_OF_AMR_TF]
+        [--precision=mixed_bfloat16] [--before=OTHER_CHECKOUT_OF_AMR_TF]
 
 Each pair runs `python -m amr_tf.bench` (this tree) and `original_step.py` (the reference
 environment), one fresh process each, on the same shapes (acai32, batch 64, 3 channels, G every
@@ -10,7 +10,8 @@ it), and with AVX2 also ATEN_CPU_CAPABILITY=avx2 for torch's other kernels: the 
 AVX2-only CPU would run, on a CPU that has more (TensorFlow's other kernels are built for AVX). Prints each pair, the
 medians and their ratio, and the CPU (model, ISA, oneDNN cap). `--before` also times another
 checkout of amr_tf (e.g. a `git worktree` of an older commit) in each round, for a before/after
-measured in the same run.
+measured in the same run. `--precision` sets amr_tf's (and --before's) policy; the original
+always runs in float32, as it did.
 """
 
 import argparse
@@ -42,6 +43,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--isa", default=None, help="ONEDNN_MAX_CPU_ISA for both sides (e.g. AVX2)")
     parser.add_argument("--before", default=None, help="another amr_tf checkout, timed in each round too")
+    parser.add_argument("--precision", default="float32", help="amr_tf's precision policy (the original: float32)")
     args = parser.parse_args()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if args.isa:
@@ -50,7 +52,8 @@ def main():
             # torch's own (non-oneDNN) kernels dispatch on the CPU too: hold them to AVX2 as well.
             env["ATEN_CPU_CAPABILITY"] = "avx2"
     shape = [f"--k={args.k}", "--batch_size=64", "--channels=3", f"--steps={args.steps}", f"--warmup={args.warmup}"]
-    ours_cmd = [sys.executable, "-m", "amr_tf.bench", *shape, "--bottleneck=32", "--precision=float32"]
+    ours_cmd = [sys.executable, "-m", "amr_tf.bench", *shape, "--bottleneck=32",
+                 f"--precision={args.precision}", "--noroofline"]
     theirs_cmd = [args.reference_python, str(ROOT / "benchmarks" / "original_step.py"), f"--reference={args.reference}",
                   *shape, "--threads=2"]
     ours, theirs, before, line = [], [], [], ""
@@ -71,7 +74,8 @@ def main():
     cpu = " ".join(f for f in line.split() if f.startswith(("isa=", "onednn=", "peak_fraction="))) + \
         " " + line[line.index("cpu="):] if "cpu=" in line else ""
     print(f"median samples/s: amr_tf {np.median(ours):.1f}, original {np.median(theirs):.1f}; "
-          f"ratio {np.median(ours) / np.median(theirs):.2f}x (k={args.k}, batch 64, 3 channels, fp32; {cpu})")
+          f"ratio {np.median(ours) / np.median(theirs):.2f}x (k={args.k}, batch 64, 3 channels, amr_tf {args.precision}, "
+          f"original float32; {cpu})")
     if before:
         print(f"median samples/s of --before: {np.median(before):.1f}; "
               f"ratio {np.median(before) / np.median(theirs):.2f}x; "

@@ -86,19 +86,15 @@ def bias_add(x, bias):
 class Conv2D(keras.layers.Conv2D):
     """keras' Conv2D (the same variables, config and numbers) with its bias added by `bias_add`."""
 
-    def call(self, inputs, leaky_relu=None, defer_bias=False):
-        """The conv; with `leaky_relu` (a slope), LeakyReLU(slope) of it (`bias_leaky_relu`); with
-        `defer_bias`, without its bias (for the instance norm after it to add). `run_layers`
-        passes these in training calls, to a conv with a bias, channels last, no activation."""
+    def call(self, inputs, defer_bias=False):
+        """The conv; with `defer_bias`, without its bias, for the instance norm after it to add
+        (`run_layers` asks that in training calls)."""
         if not self.use_bias or self.data_format != "channels_last":
             return super().call(inputs)
         outputs = self.convolution_op(inputs, self.kernel)
         if defer_bias:
             return outputs
-        bias = ops.cast(self.bias, self.compute_dtype)
-        if leaky_relu is not None:
-            return bias_leaky_relu(outputs, bias, leaky_relu)
-        outputs = bias_add(outputs, bias)
+        outputs = bias_add(outputs, ops.cast(self.bias, self.compute_dtype))
         return outputs if self.activation is None else self.activation(outputs)
 
 
@@ -182,9 +178,7 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
 
         return sigma(w)
 
-    def call(self, inputs, training=False, leaky_relu=None):
-        """The wrapped layer with its normalised kernel; with `leaky_relu` (a slope, for a conv
-        channels last with a bias and no activation), LeakyReLU(slope) of it (`bias_leaky_relu`)."""
+    def call(self, inputs, training=False):
         layer = self.layer
         kernel = layer.kernel
         normalized = kernel / ops.cast(self.sigma(kernel, training=training), kernel.dtype)
@@ -195,8 +189,6 @@ class ReparametrizedSpectralNorm(keras.layers.Wrapper):
         if layer.use_bias:
             first = isinstance(layer, keras.layers.Conv2D) and layer.data_format == "channels_first"
             bias = ops.cast(layer.bias, out.dtype)
-            if leaky_relu is not None and not first:
-                return bias_leaky_relu(out, bias, leaky_relu)
             out = tf.nn.bias_add(out, bias, data_format="NCHW") if first else bias_add(out, bias)
         if layer.activation is not None:
             out = layer.activation(out)
@@ -291,8 +283,10 @@ def _fused_halves(slope, epsilon):
             # fed the output z: z and y have one sign (slope > 0)
             dy = tf.raw_ops.LeakyReluGrad(gradients=tf.cast(dz, dtype), features=tf.cast(z, dtype), alpha=slope)
             dx, dgamma, dbeta = _instance_backward(tf.cast(x, dtype) + bias, dy, mean, rstd, gamma)
-            # the bias gradient: the sum of dx (zero but for rounding: the norm removes any shift)
-            return tf.cast(dx, x.dtype), tf.reduce_sum(dx, [0, 1, 2]), dgamma, dbeta
+            # The bias gradient, the sum of dx, is zero but for rounding (the norm removes any
+            # shift): summed per example first, then over the batch (a reduction to C numbers in
+            # one go would run on one thread).
+            return tf.cast(dx, x.dtype), tf.reduce_sum(tf.reduce_sum(dx, [1, 2]), 0), dgamma, dbeta
 
         _FUSED[key] = (tf.function(forward, jit_compile=True), tf.function(backward, jit_compile=True))
     return _FUSED[key]
@@ -320,48 +314,14 @@ def instance_norm_leaky_relu(x, gamma, beta, epsilon, slope, bias=None):
     return fused(x, bias, gamma, beta)
 
 
-def _bias_leaky_backward(slope):
-    """dz -> (dx, dbias) of z = LeakyReLU(slope)(x + bias), one XLA computation: TensorFlow's
-    LeakyReLU gradient and the bias gradient's sum, in float32 (float64) whatever z's dtype."""
-    key = ("bias", float(slope))
-    if key not in _FUSED:
-        def backward(z, dz):
-            dtype = _stats_dtype(z.dtype)
-            dy = tf.raw_ops.LeakyReluGrad(gradients=tf.cast(dz, dtype), features=tf.cast(z, dtype), alpha=slope)
-            return tf.cast(dy, z.dtype), tf.reduce_sum(dy, list(range(len(z.shape) - 1)))
-
-        _FUSED[key] = tf.function(backward, jit_compile=True)
-    return _FUSED[key]
-
-
-def bias_leaky_relu(x, bias, slope):
-    """LeakyReLU(slope)(x + bias) over the last axis. The forward is TensorFlow's BiasAdd and
-    LeakyRelu, which grappler fuses into the conv before them (one oneDNN kernel); the gradient
-    is one XLA computation (`_bias_leaky_backward`) instead of LeakyReluGrad, a Sum and its casts
-    (under mixed_bfloat16 LeakyReluGrad ran slower than in float32)."""
-    backward = _bias_leaky_backward(slope)
-
-    @tf.custom_gradient
-    def fused(x, bias):
-        z = tf.nn.leaky_relu(tf.nn.bias_add(x, bias), alpha=slope)
-
-        def grad(dz):
-            dx, dbias = backward(z, dz)
-            return dx, tf.cast(dbias, bias.dtype)
-
-        return z, grad
-
-    return fused(x, bias)
-
-
 @keras.saving.register_keras_serializable(package="amr_tf")
 class InstanceNormalization(keras.layers.GroupNormalization):
     """Instance norm (affine): GroupNormalization with one group per channel, with its variables
     (gamma, then beta) and its numbers, computed in a few passes over [B, H, W, C] with its own
     gradient instead of the group reshape, moments and broadcast gradients that Keras' takes
     (with oneDNN held to AVX2 on a 2-core AMD EPYC, the k=8 step's instance-norm time fell from
-    23.6 to 11.5 ms).
-    Compiling the two halves with XLA measured no faster (12.0 ms) and was left out."""
+    23.6 to 11.5 ms). In training calls `run_layers` goes further: the conv's bias, this norm and
+    the LeakyReLU after it run as one XLA computation per direction (`instance_norm_leaky_relu`)."""
 
     def __init__(self, epsilon=1e-5, **kwargs):
         kwargs.pop("groups", None)
@@ -439,33 +399,30 @@ def dense(units, dtype, power_iterations=None, activation=None, init=torch_init,
 
 
 def _fusable_conv(layer):
-    """True for our Conv2D, bare or in a ReparametrizedSpectralNorm, channels last, with a bias
-    and no activation of its own: a conv `run_layers` may fuse with what follows it."""
-    conv = layer.layer if isinstance(layer, ReparametrizedSpectralNorm) else layer
-    return (isinstance(conv, Conv2D) and conv.use_bias and conv.activation in (None, keras.activations.linear)
-            and conv.data_format == "channels_last")
+    """True for our Conv2D, channels last, with a bias and no activation of its own: a conv whose
+    bias `run_layers` may hand to the instance norm after it."""
+    return (type(layer) is Conv2D and layer.use_bias and layer.activation in (None, keras.activations.linear)
+            and layer.data_format == "channels_last")
 
 
 def run_layers(layers, x, training=False):
-    """`x` through `layers` in order. A training call fuses what follows a conv: conv, instance
-    norm and LeakyReLU become the conv without its bias, then one XLA op for the rest
-    (`instance_norm_leaky_relu`); conv and LeakyReLU become the conv with `bias_leaky_relu`;
-    an instance norm and LeakyReLU without a conv, the XLA op. An inference call, which is what
-    a SavedModel holds, runs every layer as it is: TF Serving compiles no XLA by default.
-    Either way the same function is computed, to float rounding."""
+    """`x` through `layers` in order. A training call fuses each instance norm with the LeakyReLU
+    after it, and the bias of a conv before it, into one XLA op (`instance_norm_leaky_relu`; the
+    conv runs without its bias). An inference call, which is what a SavedModel holds, runs every
+    layer as it is: TF Serving compiles no XLA by default. Either way the same function is
+    computed, to float rounding.
+
+    (A conv + LeakyReLU without a norm, as in D, was tried with the LeakyReLU and bias gradients
+    in one XLA op: no faster, its bfloat16 loops slower than TensorFlow's LeakyReluGrad.)"""
     i = 0
     while i < len(layers):
         layer, after = layers[i], layers[i + 1:i + 3]
-        leaky = [float(a.negative_slope) for a in after if type(a) is LeakyReLU]
-        if training and _fusable_conv(layer) and len(after) == 2 and isinstance(after[0], InstanceNormalization) \
-                and type(after[1]) is LeakyReLU and not isinstance(layer, ReparametrizedSpectralNorm):
-            x = after[0](layer(x, defer_bias=True), leaky_relu=leaky[0], bias=layer.bias)
+        norm_next = bool(after) and isinstance(after[0], InstanceNormalization)
+        if training and _fusable_conv(layer) and len(after) == 2 and norm_next and type(after[1]) is LeakyReLU:
+            x = after[0](layer(x, defer_bias=True), leaky_relu=float(after[1].negative_slope), bias=layer.bias)
             i += 3
-        elif training and _fusable_conv(layer) and after and type(after[0]) is LeakyReLU:
-            x = layer(x, training=training, leaky_relu=leaky[0])
-            i += 2
         elif training and isinstance(layer, InstanceNormalization) and after and type(after[0]) is LeakyReLU:
-            x = layer(x, leaky_relu=leaky[0])
+            x = layer(x, leaky_relu=float(after[0].negative_slope))
             i += 2
         else:
             x = layer(x, training=training)
