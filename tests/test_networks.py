@@ -275,32 +275,47 @@ def _xla_functions(fn, *args):
     return compiled, set(plain)
 
 
-def test_a_training_call_fuses_and_an_inference_call_does_not(acai32):
-    """Training calls of f and g run their norms and activations as the fused XLA op and give
-    what the plain layers give (D too, unfused), gradients included; inference calls (what a SavedModel holds:
-    TF Serving compiles no XLA by default) run no XLA at all."""
+def _run(nets, x, training):
+    f, g, d = nets
+    with tf.GradientTape() as tape:
+        r = tf.cast(g(f(x, training=training), training=training), tf.float32)
+        loss = tf.reduce_sum(r * r) + tf.reduce_sum(d(r, training=training))
+    return [r] + tape.gradient(loss, f.trainable_variables + g.trainable_variables + d.trainable_variables)
+
+
+@pytest.mark.low_precision_convs("bfloat16")
+def test_a_half_precision_training_call_fuses_and_no_other_call_does(acai32):
+    """mixed_bfloat16 training calls of f and g run their convs' biases, norms and activations as
+    the fused XLA op (D's layers stay plain); float32 calls and inference calls (what a SavedModel
+    holds: TF Serving compiles no XLA by default) run no XLA at all."""
+    keras.utils.set_random_seed(0)
+    half = networks.build_networks("acai32", (32, 32, 3), 10, dtype="mixed_bfloat16")[:3]
+    x = tf.constant(_images(4))
+    compiled, outside = _xla_functions(lambda x: _run(half, x, True), x)
+    assert len(compiled) >= 2 and "GroupNorm" not in str(outside)
+
+    def f_and_g(x):
+        with tf.GradientTape() as tape:
+            r = half[1](half[0](x, training=True), training=True)
+        return tape.gradient(r, half[0].trainable_variables + half[1].trainable_variables)
+
+    # f and g's activations all follow a norm: LeakyReLU's own gradient runs only in D's layers
+    assert "LeakyReluGrad" not in _xla_functions(f_and_g, x)[1]
+    assert _xla_functions(lambda y: _run(half, y, False), x)[0] == []
+    assert _xla_functions(lambda y: _run(acai32[:3], y, True), x)[0] == []
+
+
+def test_the_fused_layers_compute_what_the_plain_layers_compute(acai32, monkeypatch):
+    """Fusion forced on in float32 (where rounding is small enough to compare 17 layers deep):
+    f, g and D's training call, gradients included, equal the layers run one by one."""
+    monkeypatch.setattr(networks.layers, "FUSED_DTYPES", ("float32",))
     encoder, decoder, critic = acai32[0], acai32[1], acai32[2]
     x = tf.constant(_images(4))
     variables = encoder.trainable_variables + decoder.trainable_variables + critic.trainable_variables
-
-    def run(x, training):
-        with tf.GradientTape() as tape:
-            r = decoder(encoder(x, training=training), training=training)
-            loss = tf.reduce_sum(r * r) + tf.reduce_sum(critic(r, training=training))
-        return [r] + tape.gradient(loss, variables)
-
-    compiled, outside = _xla_functions(lambda x: run(x, True), x)
-    # f and g's activations all follow a norm: LeakyReLU's own gradient runs only in D's 7 layers
-    assert len(compiled) >= 2 and "GroupNorm" not in str(outside)
-    def f_and_g(x):
-        with tf.GradientTape() as tape:
-            r = decoder(encoder(x, training=True), training=True)
-        return tape.gradient(r, encoder.trainable_variables + decoder.trainable_variables)
-
-    assert "LeakyReluGrad" not in _xla_functions(f_and_g, x)[1]
-    assert _xla_functions(lambda y: run(y, False), x)[0] == []
+    step = tf.function(lambda x: _run((encoder, decoder, critic), x, True))
+    assert len(_xla_functions(lambda x: _run((encoder, decoder, critic), x, True), x)[0]) >= 2
     u = [w.numpy() for w in critic.weights if "vector_u" in w.path]
-    fused = run(x, True)
+    fused = step(x)
     for w, value in zip([w for w in critic.weights if "vector_u" in w.path], u):
         w.assign(value)  # the same power iteration on both sides
     plain = [tf.convert_to_tensor(v) for v in run_plain(encoder, decoder, critic, x, variables)]
@@ -322,10 +337,11 @@ def run_plain(encoder, decoder, critic, x, variables):
             h = layer(h, training=True)
         for layer in decoder.body:
             h = layer(h, training=True)
-        r, d = h, h
+        r = tf.cast(h, tf.float32)
+        d = r
         for layer in critic.body:
             d = layer(d, training=True)
-        loss = tf.reduce_sum(r * r) + tf.reduce_sum(tf.reduce_mean(d, [1, 2, 3]))
+        loss = tf.reduce_sum(r * r) + tf.reduce_sum(tf.reduce_mean(tf.cast(d, tf.float32), [1, 2, 3]))
     return [r] + tape.gradient(loss, variables)
 
 

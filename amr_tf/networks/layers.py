@@ -320,8 +320,9 @@ class InstanceNormalization(keras.layers.GroupNormalization):
     (gamma, then beta) and its numbers, computed in a few passes over [B, H, W, C] with its own
     gradient instead of the group reshape, moments and broadcast gradients that Keras' takes
     (with oneDNN held to AVX2 on a 2-core AMD EPYC, the k=8 step's instance-norm time fell from
-    23.6 to 11.5 ms). In training calls `run_layers` goes further: the conv's bias, this norm and
-    the LeakyReLU after it run as one XLA computation per direction (`instance_norm_leaky_relu`)."""
+    23.6 to 11.5 ms). In half-precision training calls `run_layers` goes further: the conv's bias,
+    this norm and the LeakyReLU after it run as one XLA computation per direction
+    (`instance_norm_leaky_relu`)."""
 
     def __init__(self, epsilon=1e-5, **kwargs):
         kwargs.pop("groups", None)
@@ -405,23 +406,30 @@ def _fusable_conv(layer):
             and layer.data_format == "channels_last")
 
 
+# Compute dtypes whose training calls `run_layers` fuses: there the casts to and from the norm's
+# float32 dominate, and the fused step ran 1.17x the unfused (mixed_bfloat16, AMX Xeon, side by
+# side); float32's ran no faster (0.98x), and keeps the plain kernels.
+FUSED_DTYPES = ("bfloat16", "float16")
+
+
 def run_layers(layers, x, training=False):
-    """`x` through `layers` in order. A training call fuses each instance norm with the LeakyReLU
-    after it, and the bias of a conv before it, into one XLA op (`instance_norm_leaky_relu`; the
-    conv runs without its bias). An inference call, which is what a SavedModel holds, runs every
-    layer as it is: TF Serving compiles no XLA by default. Either way the same function is
-    computed, to float rounding.
+    """`x` through `layers` in order. A training call in half precision (`FUSED_DTYPES`) fuses
+    each instance norm with the LeakyReLU after it, and the bias of a conv before it, into one
+    XLA op (`instance_norm_leaky_relu`; the conv runs without its bias). Other calls, and every
+    inference call (what a SavedModel holds: TF Serving compiles no XLA by default), run each
+    layer as it is. Either way the same function is computed, to float rounding.
 
     (A conv + LeakyReLU without a norm, as in D, was tried with the LeakyReLU and bias gradients
     in one XLA op: no faster, its bfloat16 loops slower than TensorFlow's LeakyReluGrad.)"""
     i = 0
     while i < len(layers):
         layer, after = layers[i], layers[i + 1:i + 3]
+        fuse = training and layer.compute_dtype in FUSED_DTYPES
         norm_next = bool(after) and isinstance(after[0], InstanceNormalization)
-        if training and _fusable_conv(layer) and len(after) == 2 and norm_next and type(after[1]) is LeakyReLU:
+        if fuse and _fusable_conv(layer) and len(after) == 2 and norm_next and type(after[1]) is LeakyReLU:
             x = after[0](layer(x, defer_bias=True), leaky_relu=float(after[1].negative_slope), bias=layer.bias)
             i += 3
-        elif training and isinstance(layer, InstanceNormalization) and after and type(after[0]) is LeakyReLU:
+        elif fuse and isinstance(layer, InstanceNormalization) and after and type(after[0]) is LeakyReLU:
             x = layer(x, leaky_relu=float(after[0].negative_slope))
             i += 2
         else:
