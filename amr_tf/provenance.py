@@ -64,6 +64,13 @@ def current():
             "cpu": f"{cpu.model()}; {cpu.isa()}", "command": command()}
 
 
+def line():
+    """This process's stamp, for a benchmark to print under its table: "measured at commit <sha>
+    (<date>, <CPU>): `<command>`" (the form `stamp` gives a table of runs)."""
+    r = current()
+    return f"measured at commit {r['commit']} ({r['date']}, {r['cpu']}): `{r['command']}`"
+
+
 def record(run_dir):
     """Appends this process's record to `run_dir/provenance.jsonl` (one line a training session)."""
     path = Path(run_dir) / rundir.PROVENANCE_FILE

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from amr_tf import cpu  # noqa: E402
+from amr_tf import cpu, provenance  # noqa: E402
 from trainers.throughput import gemm_gflops  # noqa: E402
 
 # (who, batch, side, in, out, kernel) of every conv of acai32's f, g and D at k=8, batch 64.
@@ -76,8 +76,9 @@ def main():
                 ms = _best_ms(fn, args.repeats)
                 rate = flop / ms / 1e6
                 cells.append(f"{ms:.2f} ms, {rate:.0f} GFLOP/s ({rate / gemm:.0%})")
-            print(f"| {who} | {n} x {side}^2 x {cin} -> {cout}, {k}x{k} | {flop / 1e6:.0f} | " + " | ".join(cells) + " |",
-                  flush=True)
+            row = f"| {who} | {n} x {side}^2 x {cin} -> {cout}, {k}x{k} | {flop / 1e6:.0f} | "
+            print(row + " | ".join(cells) + " |", flush=True)
+        print(f"\n{provenance.line()}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from amr_tf import provenance  # noqa: E402
 
 
 def _rate(text):
@@ -74,12 +77,13 @@ def main():
     cpu = " ".join(f for f in line.split() if f.startswith(("isa=", "onednn=", "peak_fraction="))) + \
         " " + line[line.index("cpu="):] if "cpu=" in line else ""
     print(f"median samples/s: amr_tf {np.median(ours):.1f}, original {np.median(theirs):.1f}; "
-          f"ratio {np.median(ours) / np.median(theirs):.2f}x (k={args.k}, batch 64, 3 channels, amr_tf {args.precision}, "
-          f"original float32; {cpu})")
+          f"ratio {np.median(ours) / np.median(theirs):.2f}x (k={args.k}, batch 64, 3 channels, "
+          f"amr_tf {args.precision}, original float32; {cpu})")
     if before:
         print(f"median samples/s of --before: {np.median(before):.1f}; "
               f"ratio {np.median(before) / np.median(theirs):.2f}x; "
               f"this tree / before: {np.median(ours) / np.median(before):.2f}x")
+    print(provenance.line())
 
 
 if __name__ == "__main__":

@@ -263,7 +263,8 @@ def test_fused_bias_instance_norm_leaky_relu_equals_the_plain_layers(dtype):
         for i, (w, g) in enumerate(zip(want, got)):
             assert g.dtype == w.dtype
             w, g = tf.cast(w, tf.float64).numpy(), tf.cast(g, tf.float64).numpy()
-            np.testing.assert_allclose(g, w, rtol=0, atol=FUSED_TOLERANCE[dtype] * (scale if i == 2 else np.abs(w).max()))
+            bound = scale if i == 2 else np.abs(w).max()
+            np.testing.assert_allclose(g, w, rtol=0, atol=FUSED_TOLERANCE[dtype] * bound)
 
 
 def _xla_functions(fn, *args):
