@@ -20,7 +20,7 @@ import tensorflow as tf
 from amr_tf import registry
 
 _EPS = 1e-7  # keeps -log(U) finite
-_REGISTRY = {}
+_REGISTRY = registry.Registry("mixer", as_python=True, sort=True)
 
 
 class MixResult(NamedTuple):
@@ -39,19 +39,12 @@ class MixResult(NamedTuple):
 
 def register_mixer(name):
     """Decorator adding `fn(h, k, seed) -> MixResult` to the registry under `name`."""
-
-    def register(fn):
-        if name in _REGISTRY:
-            raise ValueError(f"Mixer {name!r} is already registered.")
-        _REGISTRY[name] = fn
-        return fn
-
-    return register
+    return _REGISTRY.register(name)
 
 
 def get_mixer(name):
     """Returns the mixer `fn(h, k, seed) -> MixResult` registered as `name`."""
-    return registry.lookup("mixer", _REGISTRY, name, as_python=True)
+    return _REGISTRY.get(name)
 
 
 def mix(h, mixer="mixup", k=2, seed=None):

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from amr_tf.config import Config
-from amr_tf.data.registry import DataInfo
+from amr_tf.data.sources import DataInfo
 from trainers.build import build_trainer
 
 IMAGE_SHAPE = (32, 32, 1)

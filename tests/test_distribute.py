@@ -88,7 +88,7 @@ from trainers import loop
 from trainers.base import EVAL_NAMES
 from trainers.build import build_trainer
 from amr_tf.config import Config
-from amr_tf.data.registry import DataInfo
+from amr_tf.data.sources import DataInfo
 
 strategy = strategies.make_strategy("mirrored", 2)
 config = Config(dataset="dsprites_procedural", model="vae", batch_size=8, epochs=1, steps_per_epoch=2)

@@ -32,6 +32,17 @@ def test_the_registry_holds_the_metrics_in_their_order_with_one_interface():
 
 
 @pytest.fixture
+def register(request):
+    """Adds a metric to the registry for one test (`register(name, metric)`); it is taken out after."""
+    def add(name, metric):
+        if name in evaluation.REGISTRY:
+            evaluation.REGISTRY.remove(name)
+        evaluation.REGISTRY.add(name, metric)
+        request.addfinalizer(lambda: name in evaluation.REGISTRY and evaluation.REGISTRY.remove(name))
+    return add
+
+
+@pytest.fixture
 def run_dir(tmp_path, monkeypatch):
     """A run directory with only a config.json; loading its networks gives a stand-in at epoch 7."""
     from amr_tf import checkpoint
@@ -58,9 +69,9 @@ def fake_metric(calls, why=None, unavailable=None):
     return metric
 
 
-def test_a_registered_metric_is_chosen_called_and_written_like_the_others(run_dir, monkeypatch):
+def test_a_registered_metric_is_chosen_called_and_written_like_the_others(run_dir, register):
     calls = []
-    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric(calls))
+    register("fake", fake_metric(calls))
     config = rundir.read_config(run_dir)
     assert evaluation.select_metrics("all", config) == (
         ["probe", "interpolations", "fake"],
@@ -75,28 +86,28 @@ def test_a_registered_metric_is_chosen_called_and_written_like_the_others(run_di
     assert evaluation.summary_lines(records) == ["fake_score=0.5"]
 
 
-def test_a_metric_that_does_not_apply_or_cannot_run_is_left_out_of_all_and_refused_by_name(run_dir, monkeypatch):
+def test_a_metric_that_does_not_apply_or_cannot_run_is_left_out_of_all_and_refused_by_name(run_dir, register):
     config = rundir.read_config(run_dir)
     calls = []
-    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric(calls, why="needs a fake run"))
+    register("fake", fake_metric(calls, why="needs a fake run"))
     assert evaluation.select_metrics("all", config) == (["probe", "interpolations"], [
         "fid skipped: no InceptionV3 weights on disk (--metric=fid says how to get them)"])
     with pytest.raises(ValueError, match="^metric 'fake' does not apply to this run: it needs a fake run$"):
         evaluation.evaluate_run(run_dir, "fake")
-    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric(calls, unavailable="fake weights are missing"))
+    register("fake", fake_metric(calls, unavailable="fake weights are missing"))
     assert evaluation.select_metrics("all", config)[1][-1] == "fake skipped: no fake here"
     with pytest.raises(ValueError, match="^fake weights are missing$"):
         evaluation.evaluate_run(run_dir, "fake")
     assert calls == [] and not (run_dir / "eval").exists()
 
 
-def test_an_unknown_metric_is_one_line_listing_the_registry(run_dir, monkeypatch):
+def test_an_unknown_metric_is_one_line_listing_the_registry(run_dir, register):
     config = rundir.read_config(run_dir)
     with pytest.raises(ValueError) as refused:
         evaluation.select_metrics("probe,nope", config)
     assert str(refused.value) == ("unknown metric 'nope'; choose one of: all, probe, disentanglement, lines, "
                                   "spiral, class_mixer, interpolations, fid (all stands alone)")
-    monkeypatch.setitem(evaluation.REGISTRY, "fake", fake_metric([]))
+    register("fake", fake_metric([]))
     with pytest.raises(ValueError, match="^unknown metric 'nope'; choose one of: all, probe, .*, fid, fake "):
         evaluation.evaluate_run(run_dir, "nope")
     with pytest.raises(ValueError, match="^unknown metric 'all'"):  # all stands alone

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from amr_tf import losses, mixers, networks, recipes, registry
-from amr_tf.data import registry as data_registry
+from amr_tf.data import sources as data_sources
 from amr_tf.data import tfds_sources
 from amr_tf.evaluation import fid, runner
 from amr_tf.networks import layers
@@ -41,8 +41,8 @@ CASES = {
     "CelebA attribute": ("Beard", "Wearing_Lipstick", lambda: tfds_sources.celeba_attributes(_Attributes())),
     "recipe": ("nope", next(iter(recipes.RECIPES)), lambda: recipes.recipe("nope")),
     "table": ("9", next(iter(recipes.TABLES)), lambda: recipes.table("9")),
-    "dataset": ("imagenet", "digits", lambda: data_registry.get_source("imagenet")),
-    "split": ("eval", "train", lambda: data_registry.check_split("eval")),
+    "dataset": ("imagenet", "digits", lambda: data_sources.get_source("imagenet")),
+    "split": ("eval", "train", lambda: data_sources.check_split("eval")),
     "metric": ("nope", "probe", lambda: runner.select_metrics("nope", {})),
     "tuner": ("annealing", "hyperband", lambda: session.check_options("annealing", None, None)),
     "format": ("onnx", archive.FORMATS[0],

@@ -2,13 +2,15 @@
 
 import keras
 
-from amr_tf import networks
+from amr_tf import networks, registry
 from amr_tf.config import ATTRIBUTE_DATASETS
 from trainers.acai import ACAITrainer
 from trainers.amr import AMRTrainer
 from trainers.vae import VAETrainer
 
-TRAINERS = {"amr": AMRTrainer, "acai": ACAITrainer, "vae": VAETrainer}
+TRAINERS = registry.Registry("model")
+for _name, _trainer in (("amr", AMRTrainer), ("acai", ACAITrainer), ("vae", VAETrainer)):
+    TRAINERS.add(_name, _trainer)
 
 
 def adam(config, name, learning_rate=None):
@@ -46,7 +48,7 @@ def build_trainer(config, info, dtype=None):
     if config.model == "vae":
         trainer = VAETrainer(nets.encoder, nets.decoder, None, nets.probe, kl_weight=config.kl_weight, **common)
     else:
-        trainer = TRAINERS[config.model](
+        trainer = TRAINERS.get(config.model)(
             nets.encoder, nets.decoder, nets.discriminator, nets.probe, nets.class_mixer,
             mixer=config.mixer, k=config.k, beta=config.beta, cls_weight=config.cls,
             mask_temperature=config.mask_temperature, update_g_every=config.update_g_every,

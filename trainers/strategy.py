@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from amr_tf import registry
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+STRATEGIES = registry.Registry("strategy")  # name -> a builder, called after the CPU is split
 
 
 def split_cpu(n):
@@ -27,24 +27,38 @@ def split_cpu(n):
         raise ValueError(f"--logical_cpus={n} must be set before TensorFlow runs anything ({e})") from None
 
 
+@STRATEGIES.register("auto")
+def _auto():
+    return (_mirrored if len(tf.config.list_logical_devices("GPU")) > 1 else _default)()
+
+
+@STRATEGIES.register("default")
+def _default():
+    return tf.distribute.get_strategy()
+
+
+@STRATEGIES.register("mirrored")
+def _mirrored():
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+@STRATEGIES.register("multi_worker")
+def _multi_worker():
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def make_strategy(name="auto", logical_cpus=None):
     """Returns the `tf.distribute.Strategy` called `name` (see the module docstring)."""
-    registry.check("strategy", name, STRATEGIES)
+    build = STRATEGIES.get(name)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                              "(see docs/distribution.md)")
         check_tf_config(os.environ["TF_CONFIG"])
-        split_cpu(logical_cpus)
-        return tf.distribute.MultiWorkerMirroredStrategy()
     split_cpu(logical_cpus)
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        name = "mirrored" if len(gpus) > 1 else "default"
-    if name == "default":
-        return tf.distribute.get_strategy()
-    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
+    return build()
 
 
 def check_tf_config(text):

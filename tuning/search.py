@@ -18,7 +18,7 @@ quiet.import_tensorflow()
 from amr_tf import cli, rundir  # noqa: E402
 from amr_tf.config import Config  # noqa: E402
 from tuning import session  # noqa: E402
-from tuning.session import TUNERS  # noqa: E402
+from tuning.oracles import TUNERS  # noqa: E402
 
 BASE_FIELDS = ("dataset", "mixer", "k", "beta", "epochs", "batch_size", "steps_per_epoch", "subset_train",
                "bottleneck", "update_g_every", "data_dir", "seed", "image_size", "channels", "labels", "split",

@@ -14,9 +14,8 @@ import math
 import os
 from pathlib import Path
 
-from amr_tf import registry, rundir
-
-TUNERS = ("grid", "random", "bayesian", "hyperband")
+from amr_tf import rundir
+from tuning.oracles import TUNERS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +45,7 @@ class SearchSpec:
 
 def check_options(tuner, max_trials, seeds):
     """Raises ValueError (one line) for a tuner, trial budget or seed count that cannot be right."""
-    registry.check("tuner", tuner, TUNERS)
+    TUNERS.check(tuner)
     if max_trials is not None:
         if max_trials < 1:
             raise ValueError(f"--max_trials must be >= 1, got --max_trials={max_trials}")

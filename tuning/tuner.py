@@ -16,6 +16,8 @@ import keras
 import keras_tuner
 import numpy as np
 
+from tuning.oracles import TUNERS
+
 OBJECTIVE = "val_probe_accuracy"
 # Metrics each trial reports (besides the objective), in the order the table shows them.
 METRICS = (OBJECTIVE, f"{OBJECTIVE}_std", "test_probe_accuracy", "test_probe_accuracy_std", "best_epoch",
@@ -81,13 +83,8 @@ class _ReportingOracle:
 
 
 ORACLES = {
-    name: type(f"Reporting{cls.__name__}", (_ReportingOracle, cls), {})
-    for name, cls in (
-        ("grid", keras_tuner.oracles.GridSearchOracle),
-        ("random", keras_tuner.oracles.RandomSearchOracle),
-        ("bayesian", keras_tuner.oracles.BayesianOptimizationOracle),
-        ("hyperband", keras_tuner.oracles.HyperbandOracle),
-    )
+    name: type(f"Reporting{oracle}", (_ReportingOracle, getattr(keras_tuner.oracles, oracle)), {})
+    for name, oracle in TUNERS.items()
 }
 
 

@@ -2,15 +2,15 @@
 
 `load(name, split, config)` is the one entry point; sources register themselves by name
 (one module each) and give, per split, a size and a random-access fetch
-(`registry.SplitData`); `pipeline` orders, batches and prefetches them.
+(`sources.SplitData`); `pipeline` orders, batches and prefetches them.
 
 `python -m amr_tf.data NAME` prints a data set's splits, shape and origin. Importing this
 package does not import TensorFlow (the CLI imports it quietly first); `load` does.
 """
 
 # isort: off
-from amr_tf.data import registry
-from amr_tf.data.registry import SPLITS, DataInfo, SplitData, get_source  # noqa: F401
+from amr_tf.data import sources
+from amr_tf.data.sources import SPLITS, DataInfo, SplitData, get_source  # noqa: F401
 
 # Each import registers its sources, in this order (the order `SOURCES` lists them in).
 from amr_tf.data import digits  # noqa: F401,E402  digits
@@ -22,7 +22,7 @@ from amr_tf.data import spiral  # noqa: F401,E402  spiral
 from amr_tf.data import folder  # noqa: F401,E402  folder
 # isort: on
 
-SOURCES = registry.names()
+SOURCES = sources.names()
 
 
 def info(name: str, config=None) -> DataInfo:
@@ -35,7 +35,7 @@ def _keep(name, split, config):
     if split != "train" or config is None or not config.subset_train:
         return None
     n = info(name, config).split_sizes["train"]
-    return registry.subset_indices(n, config.subset_train) if config.subset_train < n else None
+    return sources.subset_indices(n, config.subset_train) if config.subset_train < n else None
 
 
 def load(name: str, split: str, config, *, training: bool = None, epochs=None, steps=None,
@@ -65,7 +65,7 @@ def load(name: str, split: str, config, *, training: bool = None, epochs=None, s
     """
     from amr_tf.data import pipeline  # imports TensorFlow
 
-    registry.check_split(split)
+    sources.check_split(split)
     source = get_source(name)
     training = split == "train" if training is None else training
     data_info = source.info(config)
@@ -94,6 +94,6 @@ def steps_per_epoch(name: str, config, replicas=1) -> int:
         raise ValueError(
             f"batch_size={config.batch_size} is larger than the {n} training examples of '{name}'"
         )
-    full, tail = registry.epoch_batches(n, config.batch_size, config.last_batch, replicas)
+    full, tail = sources.epoch_batches(n, config.batch_size, config.last_batch, replicas)
     steps = full + (1 if tail else 0)
     return min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps

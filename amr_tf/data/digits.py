@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from amr_tf.data import registry
+from amr_tf.data import sources
 
 SPLIT_SEED = 0
 VALID_SIZE = 250
@@ -38,24 +38,24 @@ def _arrays():
     return {split: (images[idx], labels[idx]) for split, idx in parts.items()}
 
 
-def info(config=None) -> registry.DataInfo:
+def info(config=None) -> sources.DataInfo:
     del config
     sizes = {split: len(x) for split, (x, _) in _arrays().items()}
-    return registry.DataInfo("digits", IMAGE_SHAPE, N_CLASSES, sizes, "sklearn.datasets.load_digits (bundled)",
+    return sources.DataInfo("digits", IMAGE_SHAPE, N_CLASSES, sizes, "sklearn.datasets.load_digits (bundled)",
                              labels="one-hot digit 0-9")
 
 
-def split(name, config=None) -> registry.SplitData:
+def split(name, config=None) -> sources.SplitData:
     del config
-    registry.check_split(name)
-    return registry.array_split(*_arrays()[name])
+    sources.check_split(name)
+    return sources.array_split(*_arrays()[name])
 
 
 def arrays(name, config=None):
     """The split `name` as float arrays (images in [-1, 1], one-hot labels)."""
     del config
-    registry.check_split(name)
+    sources.check_split(name)
     return _arrays()[name]
 
 
-registry.register_source("digits", info, split)
+sources.register_source("digits", info, split)

@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from amr_tf import registry as choices
-from amr_tf.data import registry
+from amr_tf.data import sources
 
 FACTORS = ("shape", "scale", "orientation", "pos_x", "pos_y")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
@@ -143,7 +143,7 @@ _PARTS = {}
 
 def _parts():
     if not _PARTS:
-        _PARTS.update(registry.permutation_split(N_IMAGES, {"train": None, "valid": HELD_OUT, "test": HELD_OUT},
+        _PARTS.update(sources.permutation_split(N_IMAGES, {"train": None, "valid": HELD_OUT, "test": HELD_OUT},
                                                  SPLIT_SEED))
     return _PARTS
 
@@ -151,21 +151,21 @@ def _parts():
 def factors(split: str, config=None) -> np.ndarray:
     """Ground-truth factor classes int64 [N, 5] of a split, in the split's order."""
     del config
-    registry.check_split(split)
+    sources.check_split(split)
     return factor_classes(_parts()[split])
 
 
-def info(config=None) -> registry.DataInfo:
+def info(config=None) -> sources.DataInfo:
     del config
     sizes = {split: len(p) for split, p in _parts().items()}
-    return registry.DataInfo("dsprites_procedural", IMAGE_SHAPE, 3, sizes,
+    return sources.DataInfo("dsprites_procedural", IMAGE_SHAPE, 3, sizes,
                              "procedural (drawn on the fly on the exact dSprites factor grid)",
                              labels="one-hot shape (3); ground-truth factors via factors()/sample_conditional()")
 
 
-def split(name: str, config=None) -> registry.SplitData:
+def split(name: str, config=None) -> sources.SplitData:
     del config
-    registry.check_split(name)
+    sources.check_split(name)
     grid = _parts()[name]
     eye = np.eye(3, dtype=np.float32)
 
@@ -173,7 +173,7 @@ def split(name: str, config=None) -> registry.SplitData:
         classes = factor_classes(grid[indices])
         return render(classes) * 2.0 - 1.0, eye[classes[:, 0]]
 
-    return registry.SplitData(len(grid), fetch)
+    return sources.SplitData(len(grid), fetch)
 
 
-registry.register_source("dsprites_procedural", info, split)
+sources.register_source("dsprites_procedural", info, split)

@@ -31,7 +31,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from amr_tf.data import registry
+from amr_tf.data import sources
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 IMAGE_SIZES = (32, 64)  # what the acai (32) and dsprites (64) presets take
@@ -269,28 +269,28 @@ def splits(options: Options):
     decoded = load(options)
     n = len(decoded.labels)
     valid, test = (round(n * f) for f in options.split[1:])
-    parts = registry.permutation_split(n, {"train": None, "valid": valid, "test": test}, SPLIT_SEED)
-    empty = [s for s in registry.SPLITS if len(parts[s]) == 0]
+    parts = sources.permutation_split(n, {"train": None, "valid": valid, "test": test}, SPLIT_SEED)
+    empty = [s for s in sources.SPLITS if len(parts[s]) == 0]
     if empty:
         raise ValueError(f"--data_dir={options.data_dir}: {n} images leave the {' and '.join(empty)} split(s) empty "
                          f"at --split={','.join(f'{f:g}' for f in options.split)}; add images or raise their share")
     return parts
 
 
-def info(config=None) -> registry.DataInfo:
+def info(config=None) -> sources.DataInfo:
     options = Options.of(config)
     decoded = load(options)
     parts = splits(options)
     classes = decoded.index.classes
     labels = (f"one-hot subfolder ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})" if classes
               else "none (no class subfolders, or --labels=none): no probe; the best is the lowest val_recon")
-    return registry.DataInfo("folder", (options.image_size, options.image_size, decoded.channels), len(classes),
+    return sources.DataInfo("folder", (options.image_size, options.image_size, decoded.channels), len(classes),
                              {s: len(p) for s, p in parts.items()}, f"images under {options.data_dir}",
                              labels=labels, fingerprint=decoded.index.fingerprint)
 
 
-def split(name, config=None) -> registry.SplitData:
-    registry.check_split(name)
+def split(name, config=None) -> sources.SplitData:
+    sources.check_split(name)
     options = Options.of(config)
     decoded = load(options)
     rows = splits(options)[name]
@@ -302,7 +302,7 @@ def split(name, config=None) -> registry.SplitData:
         x = images[rows[indices]].astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
         return x, (eye[labels[indices]] if len(eye) else np.zeros((len(indices), 0), np.float32))
 
-    return registry.SplitData(len(rows), fetch)
+    return sources.SplitData(len(rows), fetch)
 
 
 def class_counts(config):
@@ -316,4 +316,4 @@ def class_counts(config):
     return out
 
 
-registry.register_source("folder", info, split)
+sources.register_source("folder", info, split)

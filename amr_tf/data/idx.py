@@ -16,7 +16,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from amr_tf.data import registry
+from amr_tf.data import sources
 
 SPLIT_SEED = 0  # the split is the same for every run seed
 VALID_FRACTION = 1 / 6  # 60k -> 50k train / 10k valid
@@ -107,7 +107,7 @@ def mnist_splits(train: Tuple[np.ndarray, np.ndarray], test: Tuple[np.ndarray, n
     """
     (x_train, y_train), (x_test, y_test) = train, test
     n = len(x_train)
-    parts = registry.permutation_split(n, {"train": None, "valid": round(n * VALID_FRACTION)}, SPLIT_SEED)
+    parts = sources.permutation_split(n, {"train": None, "valid": round(n * VALID_FRACTION)}, SPLIT_SEED)
     x_train = resize_28_to_32(x_train)
     return {
         "train": (x_train[parts["train"]], y_train[parts["train"]].astype(np.int64)),
@@ -151,16 +151,16 @@ def _fashion_directory(config) -> str:
     return directory
 
 
-def fashion_info(config=None) -> registry.DataInfo:
+def fashion_info(config=None) -> sources.DataInfo:
     directory = _fashion_directory(config)
     sizes = {split: len(y) for split, (_, y) in read_mnist_dir(directory).items()}
-    return registry.DataInfo("fashion_mnist", IMAGE_SHAPE, N_CLASSES, sizes, f"IDX files in {directory}",
+    return sources.DataInfo("fashion_mnist", IMAGE_SHAPE, N_CLASSES, sizes, f"IDX files in {directory}",
                              labels="one-hot clothing class (10)")
 
 
-def fashion_split(split, config=None) -> registry.SplitData:
-    registry.check_split(split)
-    return registry.array_split(*read_mnist_dir(_fashion_directory(config))[split], n_classes=N_CLASSES)
+def fashion_split(split, config=None) -> sources.SplitData:
+    sources.check_split(split)
+    return sources.array_split(*read_mnist_dir(_fashion_directory(config))[split], n_classes=N_CLASSES)
 
 
-registry.register_source("fashion_mnist", fashion_info, fashion_split)
+sources.register_source("fashion_mnist", fashion_info, fashion_split)

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from amr_tf.data import registry
+from amr_tf.data import sources
 
 IMAGE_SIZE = 32
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -45,18 +45,18 @@ def labels(angles: np.ndarray) -> np.ndarray:
 
 def angles(split: str) -> np.ndarray:
     """The split's angles, float32 [n] in [0, 2 pi)."""
-    registry.check_split(split)
+    sources.check_split(split)
     rng = np.random.default_rng(SEEDS[split])
     return (rng.uniform(0.0, 2 * math.pi, SIZES[split]) % (2 * math.pi)).astype(np.float32)
 
 
-def info(config=None) -> registry.DataInfo:
+def info(config=None) -> sources.DataInfo:
     del config
-    return registry.DataInfo("lines", IMAGE_SHAPE, N_CLASSES, dict(SIZES), "procedural (drawn on the fly)",
+    return sources.DataInfo("lines", IMAGE_SHAPE, N_CLASSES, dict(SIZES), "procedural (drawn on the fly)",
                              labels="one-hot int(10 * angle / 2 pi) (10)")
 
 
-def split(name: str, config=None) -> registry.SplitData:
+def split(name: str, config=None) -> sources.SplitData:
     del config
     theta = angles(name)
     y = labels(theta)
@@ -65,7 +65,7 @@ def split(name: str, config=None) -> registry.SplitData:
     def fetch(indices):
         return render(theta[indices]) * 2.0 - 1.0, eye[y[indices]]
 
-    return registry.SplitData(len(theta), fetch)
+    return sources.SplitData(len(theta), fetch)
 
 
-registry.register_source("lines", info, split)
+sources.register_source("lines", info, split)

@@ -19,8 +19,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from amr_tf.data import registry
-from amr_tf.data.registry import SplitData
+from amr_tf.data import sources
+from amr_tf.data.sources import SplitData
 
 CACHE_BYTES = 512 * 2**20  # evaluation splits up to this size (as float32) are cached
 
@@ -48,7 +48,7 @@ def training(data: SplitData, image_shape, n_classes, *, batch_size, seed, epoch
     then (last_batch="keep") the partial one, cut to a multiple of `multiple` (the replicas)."""
     n = data.size if keep is None else len(keep)
     first, last = epochs
-    full, tail = registry.epoch_batches(n, batch_size, last_batch, multiple)
+    full, tail = sources.epoch_batches(n, batch_size, last_batch, multiple)
     per_epoch = full + (1 if tail else 0)
     steps = min(steps or per_epoch, per_epoch)
     full_steps = min(steps, full)

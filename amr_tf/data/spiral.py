@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from amr_tf.data import registry
+from amr_tf.data import sources
 
 POINT_SOURCES = ("spiral",)  # registered sources whose examples are points, not images
 SIZES = {"train": 10000, "valid": 1000, "test": 1000}
@@ -21,7 +21,7 @@ NOISE = 0.02
 
 def points(split: str):
     """(points float32 [n, 2], arm int64 [n]) of a split."""
-    registry.check_split(split)
+    sources.check_split(split)
     rng = np.random.default_rng(SEEDS[split])
     n = SIZES[split]
     t = rng.uniform(0.0, 1.0, n)
@@ -31,15 +31,15 @@ def points(split: str):
     return xy.astype(np.float32), arm.astype(np.int64)
 
 
-def info(config=None) -> registry.DataInfo:
+def info(config=None) -> sources.DataInfo:
     del config
-    return registry.DataInfo("spiral", (2,), 2, dict(SIZES), "procedural (2-D points)",
+    return sources.DataInfo("spiral", (2,), 2, dict(SIZES), "procedural (2-D points)",
                              value_range=(-1.1, 1.1), labels="one-hot spiral arm (2)")
 
 
-def split(name: str, config=None) -> registry.SplitData:
+def split(name: str, config=None) -> sources.SplitData:
     del config
-    return registry.array_split(*points(name), n_classes=2)
+    return sources.array_split(*points(name), n_classes=2)
 
 
-registry.register_source("spiral", info, split)
+sources.register_source("spiral", info, split)

@@ -24,7 +24,7 @@ import numpy as np
 from absl import logging as absl_logging
 
 from amr_tf import registry as choices
-from amr_tf.data import idx, registry
+from amr_tf.data import idx, sources
 
 SPLIT_SEED = 0
 VALID_FRACTION = {"svhn": 0.1, "cifar10": 0.2}  # 73,257 -> 90/10 %, 50k -> 40k/10k
@@ -119,7 +119,7 @@ def _classes(name, data_dir):
         return idx.mnist_splits(*raw), f"TFDS '{SETS[name][0]}' in {data_dir or '~/tensorflow_datasets'}"
     images, labels = _read(name, "train", data_dir, lambda ex: (ex["image"], ex["label"]))
     n = len(images)
-    parts = registry.permutation_split(n, {"train": None, "valid": round(n * VALID_FRACTION[name])}, SPLIT_SEED)
+    parts = sources.permutation_split(n, {"train": None, "valid": round(n * VALID_FRACTION[name])}, SPLIT_SEED)
     test = _read(name, "test", data_dir, lambda ex: (ex["image"], ex["label"]))
     return ({"train": (images[parts["train"]], labels[parts["train"]]),
              "valid": (images[parts["valid"]], labels[parts["valid"]]),
@@ -140,7 +140,7 @@ def _dsprites(data_dir):
     packed = np.packbits(images.reshape(len(images), -1) > 0, axis=1)  # 8x smaller than uint8
     n = len(images)
     held_out = round(n * DSPRITES_HELD_OUT)
-    parts = registry.permutation_split(n, {"train": None, "valid": held_out, "test": held_out}, SPLIT_SEED)
+    parts = sources.permutation_split(n, {"train": None, "valid": held_out, "test": held_out}, SPLIT_SEED)
     return ({split: (packed[p], classes[p]) for split, p in parts.items()},
             f"TFDS 'dsprites' in {data_dir or '~/tensorflow_datasets'}")
 
@@ -194,7 +194,7 @@ def _packed_fetch(packed, classes):
 
 def factors(split: str, config=None) -> np.ndarray:
     """TFDS dsprites: ground-truth factor classes [N, 5] (shape, scale, orientation, posX, posY)."""
-    registry.check_split(split)
+    sources.check_split(split)
     return _load("dsprites", config)[0][split][1]
 
 
@@ -203,21 +203,21 @@ def _register(name):
 
     def info(config=None):
         parts, origin = _load(name, config)
-        sizes = {split: len(parts[split][0]) for split in registry.SPLITS}
+        sizes = {split: len(parts[split][0]) for split in sources.SPLITS}
         if name == "celeba":
             attributes = celeba_attributes(config)
-            return registry.DataInfo(name, shape, len(attributes), sizes, origin,
+            return sources.DataInfo(name, shape, len(attributes), sizes, origin,
                                      labels=f"multi-hot attributes ({','.join(attributes)})")
-        return registry.DataInfo(name, shape, n_classes, sizes, origin, labels=LABELS[name])
+        return sources.DataInfo(name, shape, n_classes, sizes, origin, labels=LABELS[name])
 
     def split(split_name, config=None):
-        registry.check_split(split_name)
+        sources.check_split(split_name)
         images, labels = _load(name, config)[0][split_name]
         if name == "dsprites":
-            return registry.SplitData(len(images), _packed_fetch(images, labels))
-        return registry.array_split(images, labels, n_classes)
+            return sources.SplitData(len(images), _packed_fetch(images, labels))
+        return sources.array_split(images, labels, n_classes)
 
-    registry.register_source(name, info, split)
+    sources.register_source(name, info, split)
 
 
 for _name in SETS:

@@ -87,11 +87,11 @@ def fit_linear_probe(train_codes, train_labels, eval_sets, max_iter=5000, seed=0
 
 def train_indices(config, split_data):
     """The train examples the run trained on (its `subset_train`, if any)."""
-    from amr_tf.data import registry
+    from amr_tf.data import sources
 
     n = split_data.size
     if config.subset_train and config.subset_train < n:
-        return registry.subset_indices(n, config.subset_train)
+        return sources.subset_indices(n, config.subset_train)
     return np.arange(n)
 
 

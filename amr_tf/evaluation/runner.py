@@ -15,9 +15,10 @@ from amr_tf.evaluation import class_mixer, disentanglement, fid, interpolations,
 
 # name -> metric module, in the order the metrics are listed, run and printed. A new metric is
 # a module with the interface described in amr_tf/evaluation/__init__.py, and a line here.
-REGISTRY = {metric.NAME: metric for metric in (probe, disentanglement, lines, spiral, class_mixer, interpolations,
-                                                fid)}
-METRICS = tuple(REGISTRY)
+REGISTRY = registry.Registry("metric")
+for _metric in (probe, disentanglement, lines, spiral, class_mixer, interpolations, fid):
+    REGISTRY.add(_metric.NAME, _metric)
+METRICS = REGISTRY.names()
 DEFAULTS = dict(votes=800, batch_L=800, variance_samples=10000, seed=0, interpolations=16, steps=16,
                 probe_examples=None, fid_examples=10000, inception_weights=None)
 

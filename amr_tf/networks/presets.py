@@ -3,7 +3,6 @@
 
 import math
 import numbers
-import types
 from typing import NamedTuple
 
 import keras
@@ -20,8 +19,7 @@ def _shape_text(shape):
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-_PRESETS = {}
-PRESETS = types.MappingProxyType(_PRESETS)  # read-only view; add with register_preset
+PRESETS = registry.Registry("network preset", as_python=True, sort=True)  # add with register_preset
 _PRESET_METHODS = ("mismatch", "encoder", "decoder", "discriminator")
 
 
@@ -32,13 +30,10 @@ def register_preset(name, preset):
     `encoder(input_shape, dtype, variational)`, `decoder(input_shape, dtype)` and
     `discriminator(input_shape, dtype, n_attributes, spectral_norm)` (TypeError otherwise).
     """
-    if name in _PRESETS:
-        raise ValueError(f"Network preset {name!r} is already registered; "
-                         f"registered: {sorted(_PRESETS)}")
     missing = [m for m in _PRESET_METHODS if not callable(getattr(preset, m, None))]
     if missing:
         raise TypeError(f"Network preset {name!r} lacks the methods {missing}")
-    _PRESETS[name] = preset
+    PRESETS.add(name, preset)
 
 
 register_preset("acai32", ACAIPreset(latent=2))
@@ -52,12 +47,12 @@ register_preset("spiral", MLPPreset())
 
 def get_preset(name):
     """Returns the preset called `name`; ValueError naming the choices if unknown."""
-    return registry.lookup("network preset", _PRESETS, name, as_python=True)
+    return PRESETS.get(name)
 
 
 def preset_for_bottleneck(bottleneck):
     """Maps the code size d_h (32, 256 or 1024) to its preset name ("acai32", ...)."""
-    names = {p.bottleneck: n for n, p in _PRESETS.items() if n.startswith("acai")}
+    names = {p.bottleneck: n for n, p in PRESETS.items() if n.startswith("acai")}
     return registry.lookup("bottleneck", names, bottleneck, as_python=True)
 
 

@@ -1,4 +1,6 @@
-"""Data sources by name: a registry that refuses duplicates and names the choices.
+"""Data sources: what one gives (`DataInfo`; per split, `SplitData`), the split helpers every
+source shares (`SPLITS`, `permutation_split`, `array_split`, ...) and the `Registry` of sources
+by name.
 
 A source gives, for each split, its size and a random-access `fetch(indices)`; the
 pipeline (`amr_tf.data.pipeline`) decides the order and batches. Nothing here holds a
@@ -134,23 +136,20 @@ class Source:
         return data.fetch(np.arange(data.size))
 
 
-_SOURCES: Dict[str, Source] = {}
+_SOURCES = choices.Registry("dataset", sort=True)
 
 
 def register_source(name: str, info, split) -> Source:
     """Adds a source; a name can be registered only once (ValueError)."""
-    if name in _SOURCES:
-        raise ValueError(f"data source '{name}' is already registered")
-    _SOURCES[name] = Source(info=info, split=split)
-    return _SOURCES[name]
+    return _SOURCES.add(name, Source(info=info, split=split))
 
 
 def get_source(name: str) -> Source:
-    return choices.lookup("dataset", _SOURCES, name)
+    return _SOURCES.get(name)
 
 
 def names() -> Tuple[str, ...]:
-    return tuple(sorted(_SOURCES))
+    return _SOURCES.names()
 
 
 def check_split(split: str):
