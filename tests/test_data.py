@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from amr_tf import data
-from amr_tf.data import digits, registry
+from amr_tf.data import digits, sources
 from tests.helpers import tiny_config
 
 N_DIGITS = 1797  # sklearn's bundled digits
@@ -159,11 +159,11 @@ def test_unknown_names_list_the_choices():
         assert all(split in str(err.value) for split in SPLITS)
 
 
-def test_registry_refuses_duplicates():
-    original = registry.get_source("digits")
+def test_the_sources_registry_refuses_duplicates():
+    original = sources.get_source("digits")
     with pytest.raises(ValueError, match="digits"):
-        registry.register_source("digits", digits.info, digits.split)
-    assert registry.get_source("digits") is original
+        sources.register_source("digits", digits.info, digits.split)
+    assert sources.get_source("digits") is original
     assert "digits" in data.SOURCES
 
 
