@@ -45,21 +45,23 @@ def build_trainer(config, info, dtype=None):
     nets = networks.for_config(config, info, dtype=dtype or config.precision)
     common = dict(lamb=config.lamb, recon_loss=config.recon_loss, weight_decay=config.weight_decay,
                   seed=config.seed, name=f"{config.model}_trainer")
-    if config.model == "vae":
-        trainer = VAETrainer(nets.encoder, nets.decoder, None, nets.probe, kl_weight=config.kl_weight, **common)
+    trainer_class = TRAINERS.get(config.model)
+    ae_optimizer = adam(config, "ae_adam")
+    if trainer_class is VAETrainer:  # no adversary: no D, no class mixer, no optimizers of theirs
+        trainer = VAETrainer(nets.encoder, nets.decoder, nets.probe, kl_weight=config.kl_weight, **common)
+        adversary = {}
     else:
-        trainer = TRAINERS.get(config.model)(
+        trainer = trainer_class(
             nets.encoder, nets.decoder, nets.discriminator, nets.probe, nets.class_mixer,
             mixer=config.mixer, k=config.k, beta=config.beta, cls_weight=config.cls,
             mask_temperature=config.mask_temperature, update_g_every=config.update_g_every,
             label_kind="attributes" if config.dataset in ATTRIBUTE_DATASETS else "classes",
             gan_loss=config.gan_loss, d_calls=config.d_calls, **common,
         )
-    trainer.compile(
-        ae_optimizer=adam(config, "ae_adam"),
-        d_optimizer=None if config.model == "vae" else adam(config, "d_adam"),
-        probe_optimizer=adam(config, "probe_adam", config.probe_lr) if nets.probe is not None else None,
-        cls_optimizer=adam(config, "cls_adam", config.cls_lr) if config.cls_lr else None,
-        jit_compile=config.jit_compile,
-    )
+        adversary = {"d_optimizer": adam(config, "d_adam")}
+    probe_optimizer = adam(config, "probe_adam", config.probe_lr) if nets.probe is not None else None
+    if config.cls_lr and trainer_class is not VAETrainer:
+        adversary["cls_optimizer"] = adam(config, "cls_adam", config.cls_lr)
+    trainer.compile(ae_optimizer=ae_optimizer, probe_optimizer=probe_optimizer, jit_compile=config.jit_compile,
+                    **adversary)
     return trainer

@@ -25,28 +25,18 @@ class VAETrainer(BaseTrainer):
 
     Args:
         encoder: a variational encoder (`encoder.moments(x) -> (mu, logvar)`; `encoder(x)` is mu).
-        decoder, probe: as for AMRTrainer.
-        discriminator: None: the VAE has no adversary (the argument keeps every trainer's
-            networks in the same places: encoder, decoder, discriminator, probe).
+        decoder, probe: as for AMRTrainer (no discriminator: the VAE has no adversary).
         kl_weight: the beta of beta-VAE.
         lamb, recon_loss, weight_decay, seed: as for `BaseTrainer`.
     """
 
-    def __init__(self, encoder, decoder, discriminator=None, probe=None, kl_weight=100.0, **kwargs):
-        if discriminator is not None:
-            raise ValueError("VAETrainer has no discriminator: pass None")
+    def __init__(self, encoder, decoder, probe=None, kl_weight=100.0, **kwargs):
         if not getattr(encoder, "variational", False):
             raise ValueError("VAETrainer needs a variational encoder (build_networks(..., variational=True))")
         super().__init__(encoder, decoder, probe, loss_names=VAE_LOSS_NAMES, **kwargs)
         self.kl_weight = kl_weight
         self.discriminator, self.class_mixer = None, None
         self.mixer = "none"  # what it trains: no mixes (mixes of its codes are still drawn in figures)
-
-    def compile(self, ae_optimizer, d_optimizer=None, probe_optimizer=None, cls_optimizer=None, **kwargs):
-        """Every trainer's compile arguments; the VAE takes no D or class-head optimizer."""
-        if d_optimizer is not None or cls_optimizer is not None:
-            raise ValueError("VAETrainer has no discriminator: pass d_optimizer=None and cls_optimizer=None")
-        super().compile(ae_optimizer, probe_optimizer, **kwargs)
 
     def _vae_losses(self, x):
         mu, logvar = self.encoder.moments(x, training=True)
