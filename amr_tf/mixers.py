@@ -173,6 +173,14 @@ def _none(h, k, seed=None):
 
 
 MIXERS = tuple(sorted(_REGISTRY))  # the built-in names, for flag validation
+
+
+def drawn_with(mixer):
+    """The mixer a run's pictures of mixes are drawn with: the run's own, or mixup for a run that
+    trains without mixing ("none": AE+GAN, the VAE), whose codes can still be mixed."""
+    return "mixup" if mixer == "none" else mixer
+
+
 # The mixers that mix feature maps (a mask per map), not whole codes by a weight: their
 # interpolation strips sweep how many maps come from each side.
 FEATURE_MIXERS = ("bernoulli", "fm")

@@ -158,7 +158,7 @@ class ImageRecorder(keras.callbacks.Callback):
         x = self.examples
         if x.ndim == 2:  # points
             h = enc(x, training=False)
-            mixed = mixers.mix(h, self.mixer if self.mixer != "none" else "mixup", 2, seed=0).h
+            mixed = mixers.mix(h, mixers.drawn_with(self.mixer), 2, seed=0).h
             return {"mixes": images.scatter([x, dec(mixed, training=False).numpy()])}
         recon = dec(enc(x, training=False), training=False).numpy()
         half = len(x) // 2

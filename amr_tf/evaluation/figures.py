@@ -141,10 +141,10 @@ def class_mixer(path, x_a, x_b, y_a, y_b, encoder, decoder, mixer_net, steps=8):
 def spiral(path, points, encoder, decoder, mixer="mixup", k=2, seed=0):
     """Fig. 12: the data (blue) and decoded random mixes of its codes (orange)."""
     h = encoder(np.asarray(points, np.float32), training=False)
-    mixed = mixers.mix(h, mixer if mixer != "none" else "mixup", k, seed=seed).h
+    mixed = mixers.mix(h, mixers.drawn_with(mixer), k, seed=seed).h
     decoded = decode_numpy(decoder, mixed, clip=False)
     picture = images.scatter([points, decoded], size=384)
-    return {"file": _save(path, picture), "points": int(len(points)), "mixer": mixer if mixer != "none" else "mixup",
+    return {"file": _save(path, picture), "points": int(len(points)), "mixer": mixers.drawn_with(mixer),
             "k": int(k), "colors": {"blue": "data (valid split)", "orange": "decoded mixes"}}
 
 
