@@ -309,7 +309,7 @@ def test_a_half_precision_training_call_fuses_and_no_other_call_does(acai32):
 def test_the_fused_layers_compute_what_the_plain_layers_compute(acai32, monkeypatch):
     """Fusion forced on in float32 (where rounding is small enough to compare 17 layers deep):
     f, g and D's training call, gradients included, equal the layers run one by one."""
-    monkeypatch.setattr(networks.layers, "FUSED_DTYPES", ("float32",))
+    monkeypatch.setattr(networks.stacks, "FUSED_DTYPES", ("float32",))
     encoder, decoder, critic = acai32[0], acai32[1], acai32[2]
     x = tf.constant(_images(4))
     variables = encoder.trainable_variables + decoder.trainable_variables + critic.trainable_variables
@@ -549,19 +549,19 @@ def test_every_network_gives_back_every_constructor_argument():
     was given: one forgotten `keep` would rebuild a different network from a saved config."""
     import inspect
 
-    from amr_tf.networks import layers
+    from amr_tf.networks import stacks
 
     def subclasses(cls):
         for sub in cls.__subclasses__():
             yield sub
             yield from subclasses(sub)
 
-    classes = sorted(set(subclasses(layers.Stack)), key=lambda c: c.__name__)
+    classes = sorted(set(subclasses(stacks.Stack)), key=lambda c: c.__name__)
     assert {"Encoder", "Decoder", "Discriminator", "BurgessEncoder", "BurgessDecoder",
             "BurgessDiscriminator", "MLPEncoder", "MLPDecoder", "MLPDiscriminator", "Probe",
             "ClassMixer"} <= {c.__name__ for c in classes}
     for cls in classes:
-        if cls in (layers.Coder, layers.Critic):
+        if cls in (stacks.Coder, stacks.Critic):
             continue
         params = [p for p in inspect.signature(cls.__init__).parameters.values()
                   if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]

@@ -8,14 +8,12 @@ import keras
 
 from amr_tf.networks.layers import (
     SLOPE,
-    Coder,
-    Critic,
     InstanceNormalization,
     LeakyReLU,
     OriginalNormal,
-    Stack,
     conv,
 )
+from amr_tf.networks.stacks import Coder, Critic, Stack
 
 
 def _block(k, k_in, dtype, norm=True, power_iterations=None, spectral_norm="reparametrized"):

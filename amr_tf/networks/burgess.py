@@ -7,15 +7,13 @@ from typing import NamedTuple, Optional
 import keras
 
 from amr_tf.networks.layers import (
-    Coder,
     Conv2D,
-    Critic,
-    Stack,
     dense,
     he_init,
     spectral,
     torch_init,
 )
+from amr_tf.networks.stacks import Coder, Critic, Stack
 
 
 def _burgess_convs(filters, dtype, power_iterations=None, spectral_norm="reparametrized"):

@@ -4,7 +4,8 @@
 import keras
 from keras import ops
 
-from amr_tf.networks.layers import Stack, dense
+from amr_tf.networks.layers import dense
+from amr_tf.networks.stacks import Stack
 
 
 @keras.saving.register_keras_serializable(package="amr_tf")

@@ -4,7 +4,8 @@ from typing import NamedTuple
 
 import keras
 
-from amr_tf.networks.layers import Coder, Critic, LeakyReLU, Stack, dense
+from amr_tf.networks.layers import LeakyReLU, dense
+from amr_tf.networks.stacks import Coder, Critic, Stack
 
 
 def _mlp(hidden, n_layers, dtype, power_iterations=None, spectral_norm="reparametrized"):
