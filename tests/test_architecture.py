@@ -44,18 +44,26 @@ def absolute(node, package):
     return base
 
 
-def imported(name, path):
-    """Every project module `path` imports (absolute names; `from a import b` counts a.b too)."""
+def import_statements(name, path):
+    """(module, names) of every import in `path`, anywhere in it (late imports too): `import a.b`
+    gives ("a.b", ()), `from a import b, c` gives (a, made absolute, ("b", "c")). The layering and
+    the cycle rules read imports with it (the re-export rule needs each statement's lines and aliases)."""
     tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
+            for alias in node.names:
+                yield alias.name, ()
         elif isinstance(node, ast.ImportFrom):
-            base = absolute(node, package)
-            out.add(base)
-            out.update(f"{base}.{alias.name}" for alias in node.names)
+            yield absolute(node, package), tuple(alias.name for alias in node.names)
+
+
+def imported(name, path):
+    """Every project module `path` imports (absolute names; `from a import b` counts a.b too)."""
+    out = set()
+    for base, names in import_statements(name, path):
+        out.add(base)
+        out.update(f"{base}.{n}" for n in names)
     return {m for m in out if m.split(".")[0] in ALLOWED}
 
 
@@ -105,16 +113,11 @@ def test_the_checker_sees_late_and_relative_imports(tmp_path):
 def module_edges(name, path):
     """The project modules `path` imports: `from a import b` is module a.b when b is a module, else
     a (a package's own __init__ only when the name it takes is not a submodule)."""
-    tree = ast.parse(path.read_text(), str(path))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = absolute(node, package)
-            for alias in node.names:
-                out.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in SOURCES else base)
+    for base, names in import_statements(name, path):
+        out.update(f"{base}.{n}" if f"{base}.{n}" in SOURCES else base for n in names)
+        if not names:
+            out.add(base)
     return {m for m in out if m in SOURCES and m != name}
 
 
