@@ -298,8 +298,8 @@ def instance_norm_leaky_relu(x, gamma, beta, epsilon, slope, bias=None):
     bias ([C], the conv's before the norm; None: none) in float32 (float64 with float64 x);
     their gradients come back in their dtypes."""
     forward, backward = _fused_halves(slope, epsilon)
-    given = bias is not None
-    bias = bias if given else tf.zeros(x.shape[-1:], gamma.dtype)
+    if bias is None:
+        bias = tf.zeros(x.shape[-1:], gamma.dtype)
 
     @tf.custom_gradient
     def fused(x, bias, gamma, beta):
