@@ -2,8 +2,9 @@
 
 Every run directory under a folder (one holding config.json) is read through `amr_tf.rundir`:
 its best.json (the best valid probe accuracy over training and the test accuracy at that epoch),
-and its eval/disentanglement.json, eval/lines.json and eval/spiral.json when `amr_tf.evaluate` or
-`amr_tf.reproduce` wrote them. Runs that differ only by seed (and run length) are one setting;
+and its eval/disentanglement.json, eval/lines.json, eval/spiral.json, eval/probe.json (the probe
+refitted on frozen codes, printed beside the online one) and eval/class_mixer.json when
+`amr_tf.evaluate` or `amr_tf.reproduce` wrote them. Runs that differ only by seed (and run length) are one setting;
 each setting prints as mean +- std over its seeds (sample std, n - 1, as numpy.std(ddof=1); 0 for
 one seed), in %, next to the paper's number where the setting is one of the paper's recipes
 (`amr_tf/recipes.py`).
@@ -35,7 +36,14 @@ LINES_COLUMNS = (("Mean Distance (1e-3)", "mean_distance"), ("Smoothness", "smoo
 SPIRAL_COLUMNS = (("mix distance to the spiral (1e-3)", "spiral_mix_distance"),
                   ("mixes within the noise band %", "spiral_mix_within_band"),
                   ("input-space mix distance (1e-3)", "spiral_input_mix_distance"))
-SCORE_COLUMNS = PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + SPIRAL_COLUMNS + ORIGINAL_COLUMNS
+# The probe refitted to convergence on the frozen codes (`evaluate --metric=probe`), beside the online one.
+REFIT_COLUMNS = (("refitted probe valid %", "refit_val_probe"), ("refitted probe test %", "refit_test_probe"))
+# The class mixer judged by a separately trained classifier (`evaluate --metric=class_mixer`).
+CLASS_MIXER_COLUMNS = (("class mixes judged as intended %", "class_mixer_agreement"),
+                       ("plain mixup judged as intended %", "plain_mixup_agreement"),
+                       ("judge on reconstructions %", "judge_recon_accuracy"), ("chance %", "class_mixer_chance"))
+SCORE_COLUMNS = (PROBE_COLUMNS + DISENTANGLEMENT_COLUMNS + LINES_COLUMNS + SPIRAL_COLUMNS + ORIGINAL_COLUMNS
+                 + REFIT_COLUMNS + CLASS_MIXER_COLUMNS)
 
 
 def read_run(run_dir):
@@ -64,6 +72,12 @@ def read_run(run_dir):
         value = _number(spiral.get(name))
         out[name] = None if value is None else value * 1e3
     out["spiral_mix_within_band"] = _percent(spiral.get("spiral_mix_within_band"))
+    refit = _summary(run_dir, "probe")
+    out["refit_val_probe"] = _percent(refit.get("probe_valid_accuracy"))
+    out["refit_test_probe"] = _percent(refit.get("probe_test_accuracy"))
+    class_mixer = _summary(run_dir, "class_mixer")
+    for _, name in CLASS_MIXER_COLUMNS:
+        out[name] = _percent(class_mixer.get(name))
     return out
 
 
@@ -191,14 +205,21 @@ def format_score(score, digits=2):
     return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
-def _columns(metric):
+def _columns(metric, members=()):
+    """The score columns of a table of `metric`; a probe table adds the refitted probe's and a
+    class-mixer table the judge's where any of its `members` has them."""
+    def having(columns):
+        return columns if any(r[name] is not None for r in members for _, name in columns) else ()
+
+    if metric == "probe":
+        return PROBE_COLUMNS + having(REFIT_COLUMNS) + having(CLASS_MIXER_COLUMNS)
     if metric == "disentanglement":  # the original's score last: beside the paper's column, on its scale
         return DISENTANGLEMENT_COLUMNS + PROBE_COLUMNS[:1] + ORIGINAL_COLUMNS
     if metric == "lines":
         return LINES_COLUMNS
     if metric == "spiral":  # the probe too: the spiral's arm
         return SPIRAL_COLUMNS + PROBE_COLUMNS
-    return PROBE_COLUMNS
+    raise ValueError(f"no columns for metric {metric!r}")
 
 
 def _epochs(row):
@@ -217,7 +238,7 @@ def markdown(rows):
         by_setting.setdefault((row["table"], row["setting"]), []).append(row)
     for (table, setting), members in by_setting.items():
         metric = members[0]["metric"]
-        columns = _columns(metric)
+        columns = _columns(metric, members)
         title = f"{setting}" + (f" (table {table})" if table != "-" else "")
         header = ["Method", "Mix", "k", "λ", "seeds", "epochs", *[c for c, _ in columns]]
         with_paper = any(r["paper"] for r in members)
@@ -226,7 +247,7 @@ def markdown(rows):
         out += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in members:
             digits = {"mean_distance": 3, "pixel_mean_distance": 3, "smoothness": 3, "pixel_smoothness": 3,
-                      "spiral_mix_within_band": 1}
+                      "spiral_mix_within_band": 1, **{name: 1 for _, name in CLASS_MIXER_COLUMNS}}
             cells = [r["method"], r["mix"], r["k"], r["lamb"], str(len(r["seeds"])), _epochs(r)]
             cells += [format_score(r[name], digits.get(name, 2)) for _, name in columns]
             if with_paper:

@@ -181,6 +181,27 @@ def test_report_reads_eval_scores_and_tells_settings_apart(tmp_path):
     assert "| 2.000 | 0.300 | 1.000 | 0.800 |" in text
 
 
+def test_report_puts_the_refitted_probe_and_the_class_mixer_judge_beside_the_online_probe(tmp_path):
+    settings = dict(recipes.recipe("fashion/fashion_mnist/amr_mixup_k2").settings)
+    for seed, refit in ((0, 0.70), (1, 0.80)):
+        run_dir = fake_run(tmp_path, "fm", seed, 0.6, 0.5, **settings)
+        (run_dir / "eval").mkdir()
+        (run_dir / "eval" / "probe.json").write_text(json.dumps({"summary": {
+            "probe_valid_accuracy": refit, "probe_test_accuracy": refit - 0.1}}))
+    plain = results.report(tmp_path)
+    header = next(line for line in plain.splitlines() if line.startswith("| Method"))
+    assert "refitted probe valid %" in header and "judged as intended" not in header
+    row = next(line for line in plain.splitlines() if line.startswith("| AMR | mixup | 2"))
+    assert row.endswith("| 60.00 +- 0.00 | 50.00 +- 0.00 | 75.00 +- 7.07 | 65.00 +- 7.07 |")
+    run_dir = fake_run(tmp_path, "cls", 0, 0.6, 0.5, dataset="fashion_mnist", cls=1.0)
+    (run_dir / "eval").mkdir()
+    (run_dir / "eval" / "class_mixer.json").write_text(json.dumps({"summary": {
+        "class_mixer_agreement": 0.625, "plain_mixup_agreement": 0.5, "judge_recon_accuracy": 0.8,
+        "class_mixer_chance": 0.1}}))
+    row = next(line for line in results.report(tmp_path).splitlines() if line.startswith("| AMR +cls 1"))
+    assert row.endswith("| 60.00 | 50.00 | 62.5 | 50.0 | 80.0 | 10.0 |")
+
+
 def test_cli_errors_and_list(tmp_path):
     result = run_cli("amr_tf.report", f"--runs={tmp_path}")
     assert result.returncode == 2 and "no run directories" in result.stderr.strip().splitlines()[-1]
