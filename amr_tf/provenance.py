@@ -114,16 +114,27 @@ def stamp(run_dirs):
     return line + ": " + ", ".join(f"`{c}`" for c in commands[:3]) + (" ..." if len(commands) > 3 else "")
 
 
+def _outside_code(text):
+    """`text` with the lines inside ``` fences indented, so that a "# comment" there is no heading."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        lines.append(" " + line if fenced and line.startswith("#") else line)
+    return "\n".join(lines)
+
+
 def stale(text, paths=NUMERIC_CODE, root=ROOT):
     """[(table title, why)] for the tables of the markdown `text` that are stale: whose stamp names
     a commit older than a change to `paths` (or one with uncommitted changes, or an unknown one),
-    or that carry no stamp at all. A table is a "### " heading up to the next heading."""
+    or that carry no stamp at all. A table is a heading (any level) up to the next heading, when
+    it holds a markdown table."""
     out = []
-    sections = re.split(r"^(#{2,3} .*)$", text, flags=re.M)
+    sections = re.split(r"^(#{1,6} .*)$", _outside_code(text), flags=re.M)
     for title, body in zip(sections[1::2], sections[2::2]):
-        if not title.startswith("### ") or "|---" not in body:
+        if "|---" not in body:
             continue
-        title = title[4:].strip()
+        title = title.lstrip("#").strip()
         found = STAMP.search(body)
         if not found:
             out.append((title, "no 'measured at commit' line"))

@@ -79,9 +79,12 @@ def test_stale_lists_tables_older_than_the_code_that_computes_them(history):
             + table("dirty", f"measured at commit {changed}+changes (2026-01-03, X): `cmd`")
             + table("unstamped", "typed by hand")
             + table("unknown", "measured at commit 0123456789ab (2026-01-03, X): `cmd`")
-            + "### prose without a table\n\ntext\n")
+            + "### prose without a table\n\ntext\n"
+            + "## a section's own table\n\n| a |\n|---|\n| 1 |\n\n```\n# a comment in code\n```\n\n"
+            + "#### its stamp is not in a subsection\n\n"
+            + f"measured at commit {changed} (2026-01-03, X): `cmd`\n")
     found = dict(provenance.stale(text, root=root))
-    assert sorted(found) == ["dirty", "docs only after", "old", "unknown", "unstamped"]
+    assert sorted(found) == ["a section's own table", "dirty", "docs only after", "old", "unknown", "unstamped"]
     assert "the code that computes it changed after" in found["old"]
     assert "a change to the trainer" in found["docs only after"]
     assert "uncommitted changes" in found["dirty"] and "no 'measured at commit' line" in found["unstamped"]
