@@ -1,0 +1,37 @@
+"""benchmarks/gallery.py: the figures of docs/figures drawn from a runs folder, each captioned."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.test_evaluate import built_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_gallery_draws_the_spiral_panels_and_names_what_it_could_not_draw(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gallery
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    runs = tmp_path / "runs"
+    built_run(runs / "spiral/spiral/ae_gan/s0", dataset="spiral", mixer="none")
+    built_run(runs / "spiral/spiral/amr_mixup_k2_beta10/s0", dataset="spiral", beta=10.0)
+    out = tmp_path / "figures"
+    assert gallery.main([f"--runs={runs}", f"--out={out}"]) == 0
+    picture = Image.open(out / "spiral.png")
+    single = Image.open(runs / "spiral/spiral/ae_gan/s0/eval/figures/spiral.png")
+    assert picture.width == 2 * single.width + 8 and picture.height == single.height + gallery.TITLE
+    assert (out / "spiral.png").stat().st_size < gallery.LIMIT
+    readme = (out / "README.md").read_text()
+    assert "![The spiral at each consistency weight (Fig. 12)](spiral.png)" in readme
+    assert f"`python -m amr_tf.evaluate --run_dir={runs}/spiral/spiral/amr_mixup_k2_beta10/s0 --metric=interpolations`" \
+        in readme
+    assert "measured at commit" in readme
+    missing = next(line for line in readme.splitlines() if line.startswith("Not drawn"))
+    assert "`fashion/fashion_mnist/acai/s0`" in missing and "`class_mixer/digits`" in missing
+    assert not (out / "fashion_pairs.png").exists()
