@@ -6,6 +6,7 @@ its runs' records, and `stale(markdown_text)` finds the tables of a document who
 commit predates a change to the code that computes the numbers.
 """
 
+import ast
 import datetime
 import json
 import os
@@ -126,7 +127,8 @@ def _outside_code(text):
 
 def stale(text, paths=NUMERIC_CODE, root=ROOT):
     """[(table title, why)] for the tables of the markdown `text` that are stale: whose stamp names
-    a commit older than a change to `paths` (or one with uncommitted changes, or an unknown one),
+    a commit older than a change to the code under `paths` (`changed_code`: not a reformatting, a
+    comment or a docstring), or one with uncommitted changes, or an unknown one,
     or that carry no stamp at all. A table is a heading (any level) up to the next heading, when
     it holds a markdown table."""
     out = []
@@ -146,8 +148,38 @@ def stale(text, paths=NUMERIC_CODE, root=ROOT):
         changed = _git("log", "--format=%h %s", f"{sha}..HEAD", "--", *paths, root=root)
         if changed is None or _git("cat-file", "-e", f"{sha}^{{commit}}", root=root) is None:
             out.append((title, f"commit {sha} is not in this checkout's history"))
-        elif changed:
+        elif changed and (files := changed_code(sha, paths, root)):
             first = changed.splitlines()[-1]
-            out.append((title, f"the code that computes it changed after {sha} ({len(changed.splitlines())} "
-                               f"commit(s), the first: {first[:80]})"))
+            out.append((title, f"the code that computes it changed after {sha} in {', '.join(files[:3])}"
+                               + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+                               + f" ({len(changed.splitlines())} commit(s), the first: {first[:80]})"))
+    return out
+
+
+def _code(source):
+    """A Python source's syntax tree without docstrings, as text: what formatting, comments and
+    docstrings do not change. The source itself when it does not parse (or is no Python)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def changed_code(sha, paths=NUMERIC_CODE, root=ROOT):
+    """The files under `paths` whose code differs between commit `sha` and HEAD: added, removed,
+    or (Python) a different syntax tree once docstrings are set aside, so that a commit that only
+    reformats, comments or documents leaves a table current."""
+    names = _git("diff", "--name-only", sha, "HEAD", "--", *paths, root=root)
+    out = []
+    for name in (names or "").splitlines():
+        before = _git("show", f"{sha}:{name}", root=root)
+        after = _git("show", f"HEAD:{name}", root=root)
+        if before is None or after is None or not name.endswith(".py") or _code(before) != _code(after):
+            out.append(name)
     return out

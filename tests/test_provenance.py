@@ -64,6 +64,9 @@ def history(tmp_path):
     (root / "trainers" / "amr.py").write_text("two\n")
     _git(root, "add", ".")
     changed = _git(root, "commit", "-qm", "a change to the trainer")
+    (root / "trainers" / "amr.py").write_text('"""The trainer."""\n\n\n(two)  # formatting, a comment, a docstring\n')
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "the trainer documented: its code is the same")
     return root, (first, docs, changed)
 
 
@@ -85,7 +88,10 @@ def test_stale_lists_tables_older_than_the_code_that_computes_them(history):
             + f"measured at commit {changed} (2026-01-03, X): `cmd`\n")
     found = dict(provenance.stale(text, root=root))
     assert sorted(found) == ["a section's own table", "dirty", "docs only after", "old", "unknown", "unstamped"]
-    assert "the code that computes it changed after" in found["old"]
+    assert "the code that computes it changed after" in found["old"] and "trainers/amr.py" in found["old"]
+    assert "current" not in found  # what changed since is a docstring, a comment and formatting
+    assert provenance.changed_code(changed, root=root) == [] and provenance.changed_code(first, root=root) == [
+        "trainers/amr.py"]
     assert "a change to the trainer" in found["docs only after"]
     assert "uncommitted changes" in found["dirty"] and "no 'measured at commit' line" in found["unstamped"]
     assert "not in this checkout's history" in found["unknown"]
