@@ -30,7 +30,7 @@ def test_gallery_draws_the_spiral_panels_and_names_what_it_could_not_draw(tmp_pa
     readme = (out / "README.md").read_text()
     assert "![The spiral at each consistency weight (Fig. 12)](spiral.png)" in readme
     beta10 = runs / "spiral/spiral/amr_mixup_k2_beta10/s0"
-    assert f"`python -m amr_tf.evaluate --run_dir={beta10} --metric=interpolations`" in readme
+    assert f"`python -m amr_tf.evaluate --run_dir={beta10} --metric=interpolations --checkpoint=last`" in readme
     assert "measured at commit" in readme
     missing = next(line for line in readme.splitlines() if line.startswith("Not drawn"))
     assert "`fashion/fashion_mnist/acai/s0`" in missing and "`class_mixer/digits`" in missing
