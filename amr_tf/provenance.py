@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMERIC_CODE = ("amr_tf/networks", "amr_tf/losses.py", "amr_tf/mixers.py", "amr_tf/data", "amr_tf/evaluation",
                 "amr_tf/config.py", "trainers")
 STAMP = re.compile(r"measured at commit ([0-9a-f]{7,40})(\+changes)?")
+# benchmarks/same_numbers.py's line: the code at the first commit trains bit for bit what the second did.
+SAME = re.compile(r"same numbers at commit ([0-9a-f]{7,40}) as at commit ([0-9a-f]{7,40})")
 
 
 def _git(*args, root=ROOT):
@@ -125,12 +127,26 @@ def _outside_code(text):
     return "\n".join(lines)
 
 
+def _carried(sha, body):
+    """The newest commit that `body`'s "same numbers at commit B as at commit A" lines carry the
+    stamp's commit `sha` to (A = sha, then A = B, ...); `sha` itself without such a line."""
+    links = {a: b for b, a in SAME.findall(body)}
+    seen = {sha}
+    while True:
+        nxt = next((b for a, b in links.items() if a.startswith(sha) or sha.startswith(a)), None)
+        if nxt is None or nxt in seen:
+            return sha
+        seen.add(nxt)
+        sha = nxt
+
+
 def stale(text, paths=NUMERIC_CODE, root=ROOT):
     """[(table title, why)] for the tables of the markdown `text` that are stale: whose stamp names
     a commit older than a change to the code under `paths` (`changed_code`: not a reformatting, a
     comment or a docstring), or one with uncommitted changes, or an unknown one,
     or that carry no stamp at all. A table is a heading (any level) up to the next heading, when
-    it holds a markdown table."""
+    it holds a markdown table. A line "same numbers at commit B as at commit A" under a table
+    stamped A (benchmarks/same_numbers.py's) moves its commit to B."""
     out = []
     sections = re.split(r"^(#{1,6} .*)$", _outside_code(text), flags=re.M)
     for title, body in zip(sections[1::2], sections[2::2]):
@@ -145,6 +161,7 @@ def stale(text, paths=NUMERIC_CODE, root=ROOT):
         if changes:
             out.append((title, f"measured at {sha} with uncommitted changes"))
             continue
+        sha = _carried(sha, body)
         changed = _git("log", "--format=%h %s", f"{sha}..HEAD", "--", *paths, root=root)
         if changed is None or _git("cat-file", "-e", f"{sha}^{{commit}}", root=root) is None:
             out.append((title, f"commit {sha} is not in this checkout's history"))

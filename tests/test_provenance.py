@@ -107,3 +107,14 @@ def test_report_stale_exits_1_naming_each_stale_table(tmp_path):
     doc.write_text("# nothing measured\n")
     result = run_cli("amr_tf.report", f"--stale={doc}")
     assert result.returncode == 0 and "every table names a commit" in result.stdout
+
+
+def test_a_same_numbers_line_carries_a_tables_commit_forward(history):
+    root, (first, docs, changed) = history
+    table = f"### old\n\n| a |\n|---|\n| 1 |\n\nmeasured at commit {first} (2026-01-01, X): `cmd`\n"
+    assert [t for t, _ in provenance.stale(table, root=root)] == ["old"]
+    carried = table + f"same numbers at commit {changed} as at commit {first} (2026-01-04, X): `cmd`\n"
+    assert provenance.stale(carried, root=root) == []
+    # A line about another commit carries nothing.
+    other = table + f"same numbers at commit {changed} as at commit {docs} (2026-01-04, X): `cmd`\n"
+    assert [t for t, _ in provenance.stale(other, root=root)] == ["old"]
