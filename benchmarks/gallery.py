@@ -37,8 +37,10 @@ def evaluate(run_dir, compare=(), checkpoint="best"):
         args.append(f"--checkpoint={checkpoint}")
     if compare:
         args.append("--compare=" + ",".join(str(c) for c in compare))
-    subprocess.run([sys.executable, "-m", "amr_tf.evaluate", *args], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = subprocess.run([sys.executable, "-m", "amr_tf.evaluate", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [x for x in result.stderr.splitlines() if x.strip()] or [f"exit {result.returncode}"]
+        raise SystemExit(f"gallery: `python -m amr_tf.evaluate {' '.join(args)}` failed: {lines[-1]}")
     return "python -m amr_tf.evaluate " + " ".join(args)
 
 
@@ -89,6 +91,8 @@ def main(argv=None):
     parser.add_argument("--out", default="docs/figures", help="where the PNGs and README.md go")
     args = parser.parse_args(argv)
     runs, out = Path(args.runs), Path(args.out)
+    if not runs.is_dir():
+        parser.error(f"--runs={runs}: no such folder")
     out.mkdir(parents=True, exist_ok=True)
     entries, missing = [], []
 
@@ -160,6 +164,10 @@ def main(argv=None):
             "land from the curve.",
             commands, [r for r, _ in found])
 
+    if not entries:  # the README of an earlier gallery stays
+        print(f"gallery: nothing drawn: {runs} holds none of the runs (missing: {', '.join(missing)})",
+              file=sys.stderr)
+        return 1
     lines = ["# Figures", "",
              "Drawn by `python benchmarks/gallery.py --runs=RUNS --out=docs/figures` from the runs behind "
              "[RESULTS.md](../../RESULTS.md)'s tables (seed 0 of each). Budgets are the tables': Fashion-MNIST "

@@ -35,3 +35,27 @@ def test_gallery_draws_the_spiral_panels_and_names_what_it_could_not_draw(tmp_pa
     missing = next(line for line in readme.splitlines() if line.startswith("Not drawn"))
     assert "`fashion/fashion_mnist/acai/s0`" in missing and "`class_mixer/digits`" in missing
     assert not (out / "fashion_pairs.png").exists()
+
+    # A run whose evaluation fails stops the gallery with evaluate's own last line, not a traceback.
+    for f in (beta10 / "checkpoints").iterdir():
+        f.unlink()
+    with pytest.raises(SystemExit, match=r"gallery: `python -m amr_tf.evaluate --run_dir=.* failed: .+"):
+        gallery.main([f"--runs={runs}", f"--out={tmp_path / 'again'}"])
+
+
+def test_gallery_refuses_a_missing_or_empty_runs_folder(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gallery
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    with pytest.raises(SystemExit) as stop:
+        gallery.main([f"--runs={tmp_path / 'nowhere'}", f"--out={tmp_path / 'out'}"])
+    assert stop.value.code == 2 and "no such folder" in capsys.readouterr().err
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("an earlier gallery\n")
+    (tmp_path / "empty").mkdir()
+    assert gallery.main([f"--runs={tmp_path / 'empty'}", f"--out={out}"]) == 1
+    assert "nothing drawn" in capsys.readouterr().err
+    assert (out / "README.md").read_text() == "an earlier gallery\n"
