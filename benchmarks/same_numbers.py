@@ -37,9 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from amr_tf import provenance  # noqa: E402
+from amr_tf import provenance, quiet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--seed=0", "--update_g_every=1"]
@@ -113,6 +112,7 @@ def read_metrics(run_dir):
 
 def last_checkpoint(run_dir):
     """The newest epoch checkpoint's variables, {key: array}."""
+    quiet.import_tensorflow()
     import tensorflow as tf
 
     prefixes = sorted(p.with_suffix("") for p in (Path(run_dir) / "checkpoints").glob("epoch-*.index"))
