@@ -22,6 +22,7 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
+from amr_tf import cli  # noqa: E402
 from amr_tf.config import PRECISIONS  # noqa: E402
 from trainers.throughput import benchmark, roofline  # noqa: E402
 
@@ -71,8 +72,7 @@ def main(argv):
         r = benchmark(config, FLAGS.channels, FLAGS.steps, FLAGS.warmup, FLAGS.input == "pipeline", strategy,
                       profile=FLAGS.profile, profile_steps=FLAGS.profile_steps)
     except ValueError as e:
-        print(f"amr_tf.bench: error: {e}", file=sys.stderr)
-        sys.exit(2)
+        cli.fail("amr_tf.bench", str(e))
     print(
         f"mixer={config.mixer} k={config.k} batch_size={config.batch_size} channels={r['channels']} "
         f"bottleneck={config.bottleneck} jit={config.jit_compile} precision={config.precision} "
@@ -101,6 +101,4 @@ def main(argv):
 
 if __name__ == "__main__":
     # absl spells the negation --nojit; accept the --no-jit spelling too.
-    from amr_tf import cli
-
     cli.run(main, "amr_tf.bench", argv=[a.replace("--no-jit", "--nojit") for a in sys.argv])

@@ -8,7 +8,6 @@ the model needs no amr_tf code. Inputs are random (the decoder's cost does not d
 Prints one line per (signature, batch) and `serving_bench_done` last.
 """
 
-import sys
 
 from absl import flags
 
@@ -31,7 +30,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     if len(argv) > 1:
-        fail(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+        cli.fail("amr_tf.serving_bench", f"unexpected arguments {argv[1:]}; flags look like --name=value")
     try:
         if not FLAGS.model_dir:
             raise ValueError("--model_dir is required (e.g. saved_models/demo)")
@@ -41,7 +40,7 @@ def main(argv):
                              f"--iters={FLAGS.iters} --warmup={FLAGS.warmup}")
         path, results = bench(FLAGS.model_dir, batches, FLAGS.signatures, FLAGS.iters, FLAGS.warmup)
     except ValueError as e:
-        fail(str(e))
+        cli.fail("amr_tf.serving_bench", str(e))
     threading = tf.config.threading
     print(f"model={path} load_s={results[0]['load_s']:.2f} iters={FLAGS.iters} "
           f"threads=inter:{threading.get_inter_op_parallelism_threads()},"
@@ -50,11 +49,6 @@ def main(argv):
         print(f"signature={r['signature']} batch={r['batch']} images={r['images']} cold_ms={r['cold_ms']:.1f} "
               f"p50_ms={r['p50_ms']:.2f} p99_ms={r['p99_ms']:.2f} images_per_s={r['images_per_s']:.0f}")
     print("serving_bench_done", flush=True)
-
-
-def fail(message):
-    print(f"amr_tf.serving_bench: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(2)
 
 
 if __name__ == "__main__":

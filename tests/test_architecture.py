@@ -258,3 +258,17 @@ def test_the_re_export_checker_sees_each_kind(tmp_path):
         assert found["alias_own"] == [(5, "groups = objects")]
     finally:
         ROOT, SOURCES = old
+
+
+ERROR_LINE = re.compile(r"""["']\S*: error: """)
+
+
+def test_the_commands_define_flags_one_way_and_fail_one_way():
+    """Every command defines its flags with absl (no argparse in amr_tf/, trainers/ or tuning/),
+    and only `amr_tf.cli.fail` writes the "<program>: error: ..." line a user's mistake ends with."""
+    argparse_users = sorted(name for name, path in SOURCES.items()
+                            if any(base == "argparse" for base, _ in import_statements(name, path)))
+    assert not argparse_users, f"argparse in {argparse_users}: define the flags with absl (amr_tf.cli)"
+    own_errors = sorted(name for name, path in SOURCES.items()
+                        if name != "amr_tf.cli" and ERROR_LINE.search(path.read_text()))
+    assert not own_errors, f"{own_errors} write their own error line: call amr_tf.cli.fail"

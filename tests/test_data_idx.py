@@ -91,16 +91,20 @@ def test_real_fashion_mnist():
     assert batch[0].shape == (500, 32, 32, 1) and batch[1].shape == (500, 10)
 
 
-def test_python_m_amr_tf_data_prints_the_splits(capsys, tmp_path):
-    from amr_tf.data.__main__ import main
+def test_python_m_amr_tf_data_prints_the_splits_and_fails_in_one_line(tmp_path):
+    from tests.helpers import run_cli
 
     write_mnist_dir(tmp_path, n_train=36, n_test=7)
-    assert main(["fashion_mnist", f"--data_dir={tmp_path}"]) == 0
-    out = capsys.readouterr().out
+    result = run_cli("amr_tf.data", "fashion_mnist", f"--data_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
     for line in ("train: 30", "valid: 6", "test: 7", "image shape: (32, 32, 1)", "range: [-1, 1]", str(tmp_path)):
-        assert line in out
-    assert main(["nosuchdata"]) == 2
-    assert "nosuchdata" in capsys.readouterr().err
+        assert line in result.stdout
+    for args, words in ((["nosuchdata"], "unknown dataset 'nosuchdata'"), ([], "give one data set name"),
+                        (["digits", "--batch_size=two"], "flag --batch_size=two")):
+        result = run_cli("amr_tf.data", *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"amr_tf.data: error: {words}"), lines
 
 
 @pytest.mark.parametrize("label", [10, 255])

@@ -3,8 +3,7 @@ that command defines, every flag a command defines is described in its page, and
 link resolves to a file of the repository (and its #anchor to a heading of it).
 
 A command's flags are read from the command itself: its `if __name__ == "__main__"` block is run
-(with `absl.app.run`, `amr_tf.cli.run` and argparse's `parse_args` replaced by a stop, so no main
-ever runs) and the flags it defined are collected. One process reads every command in turn,
+(with `absl.app.run` and `amr_tf.cli.run` replaced by a stop, so no main ever runs) and the flags it defined are collected. One process reads every command in turn,
 removing each one's flags before the next: ten processes each importing TensorFlow would take a
 minute on two cores.
 """
@@ -34,7 +33,7 @@ PAGES = {
 ALIASES = {"amr_tf.bench": {"no-jit": "nojit"}}
 
 READ_FLAGS = r"""
-import argparse, json, runpy, sys
+import json, runpy, sys
 from absl import app, flags
 import tensorflow  # noqa: F401  (flags TensorFlow defines are not the command's)
 from amr_tf import cli
@@ -45,13 +44,7 @@ class Stop(Exception):
 def stop(*args, **kwargs):
     raise Stop
 
-def parsed(parser, *args, **kwargs):
-    found.update({opt.lstrip("-"): False for action in parser._actions for opt in action.option_strings
-                  if opt.startswith("--") and opt != "--help"})
-    raise Stop
-
 app.run = cli.run = stop
-argparse.ArgumentParser.parse_args = parsed
 base = set(flags.FLAGS)
 out = {"base": sorted(base), "commands": {}}
 for module in sys.argv[1:]:
@@ -61,7 +54,7 @@ for module in sys.argv[1:]:
     except Stop:
         pass
     else:
-        raise SystemExit(f"{module}: its __main__ returned without running a main through absl or argparse")
+        raise SystemExit(f"{module}: its __main__ returned without running a main through absl")
     for name in set(flags.FLAGS) - base:
         found[name] = bool(flags.FLAGS[name].boolean)
         delattr(flags.FLAGS, name)

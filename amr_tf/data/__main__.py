@@ -2,16 +2,18 @@
 
 Prints each split and its size, the image shape and range, the labels and where the data
 is read from; `--bench` also times the training pipeline (images/s, median of --repeats).
-Bad input ends with one line and exit code 2.
+Bad input ends with one line and exit code 2 (`amr_tf.cli.fail`).
 """
 
-import argparse
-import os
 import statistics
-import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from absl import flags
+
+from amr_tf import quiet
+
+quiet.import_tensorflow()  # before amr_tf.cli, whose Config imports TensorFlow
+from amr_tf import cli  # noqa: E402
 
 
 def bench(name, config, batches, warmup):
@@ -29,36 +31,32 @@ def bench(name, config, batches, warmup):
     return batches * config.batch_size / (time.perf_counter() - start)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m amr_tf.data", description=__doc__.splitlines()[0])
-    parser.add_argument("name", help="data set name")
-    parser.add_argument("--data_dir", default=None, help="where data sets are read from (TFDS data_dir)")
-    parser.add_argument("--attributes", default=None, help="CelebA attributes as multi-hot labels")
-    parser.add_argument("--subset_train", type=int, default=None, help="keep this many training examples")
-    parser.add_argument("--labels", default="inferred", help="folder: inferred (from subfolders) or none")
-    parser.add_argument("--channels", type=int, default=None, help="folder: 1 or 3 (default: from the images)")
-    parser.add_argument("--image_size", type=int, default=None, help="folder: 32 or 64 (default 32)")
-    parser.add_argument("--split", default="0.9,0.05,0.05", help="folder: train,valid,test fractions")
-    parser.add_argument("--strict_images", action="store_true", help="folder: refuse undecodable images")
-    parser.add_argument("--bench", action="store_true", help="time the training pipeline")
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=300, help="batches timed per repeat")
-    parser.add_argument("--warmup", type=int, default=20, help="batches before timing")
-    parser.add_argument("--repeats", type=int, default=3, help="timings; the median is reported")
-    args = parser.parse_args(argv)
+FLAGS = flags.FLAGS
+# The Config fields this command reads, defined with the training CLI's help and defaults.
+CONFIG_FLAGS = ("data_dir", "attributes", "subset_train", "labels", "channels", "image_size", "split",
+                "strict_images", "batch_size")
 
-    from amr_tf import quiet
 
-    quiet.import_tensorflow()
+def define_flags():
+    """The command's flags; defined only when it runs as a program (importing it defines none)."""
+    cli.define_config_flags(CONFIG_FLAGS)
+    flags.DEFINE_boolean("bench", False, "Time the training pipeline (images/s).")
+    flags.DEFINE_integer("batches", 300, "--bench: batches timed per repeat.")
+    flags.DEFINE_integer("warmup", 20, "--bench: batches before timing.")
+    flags.DEFINE_integer("repeats", 3, "--bench: timings; the median is reported.")
+
+
+def main(argv):
+    if len(argv) != 2:
+        cli.fail("amr_tf.data", "give one data set name: python -m amr_tf.data NAME [--bench] "
+                 f"(got {len(argv) - 1}: {' '.join(argv[1:]) or 'none'})")
+    name = argv[1]
     from amr_tf import data
     from amr_tf.config import Config
 
     try:
-        config = Config(dataset=args.name, data_dir=args.data_dir, attributes=args.attributes,
-                        subset_train=args.subset_train, batch_size=args.batch_size, labels=args.labels,
-                        channels=args.channels, image_size=args.image_size, split=args.split,
-                        strict_images=args.strict_images)
-        info = data.info(args.name, config)
+        config = Config(dataset=name, **cli.config_values(CONFIG_FLAGS))
+        info = data.info(name, config)
         print(f"dataset: {info.name}")
         print(f"source: {info.origin}")
         kind = "points" if len(info.image_shape) == 1 else "image"
@@ -69,7 +67,7 @@ def main(argv=None):
             if split == "train" and config.subset_train and config.subset_train < info.split_sizes[split]:
                 note = f"  (--subset_train keeps {config.subset_train})"
             print(f"{split}: {info.split_sizes[split]}{note}")
-        if args.name == "folder":
+        if name == "folder":
             from amr_tf.data import folder
 
             decoded = folder.load(folder.Options.of(config))
@@ -79,16 +77,18 @@ def main(argv=None):
             print(f"decoded {len(decoded.labels)} images in {decoded.seconds:.1f} s "
                   f"({len(decoded.labels) / max(decoded.seconds, 1e-9):.0f} images/s){skipped}; "
                   f"fingerprint: {info.fingerprint}")
-        if args.bench:
-            rates = [bench(args.name, config, args.batches, args.warmup) for _ in range(args.repeats)]
-            print(f"pipeline images_per_s={statistics.median(rates):.0f} (median of {args.repeats}: "
-                  f"{', '.join(f'{r:.0f}' for r in rates)}; batch {config.batch_size}, {args.batches} batches "
-                  f"after {args.warmup})")
+        if FLAGS.bench:
+            if FLAGS.batches < 1 or FLAGS.warmup < 0 or FLAGS.repeats < 1:
+                raise ValueError(f"need --batches >= 1, --warmup >= 0, --repeats >= 1; got "
+                                 f"{FLAGS.batches}, {FLAGS.warmup}, {FLAGS.repeats}")
+            rates = [bench(name, config, FLAGS.batches, FLAGS.warmup) for _ in range(FLAGS.repeats)]
+            print(f"pipeline images_per_s={statistics.median(rates):.0f} (median of {FLAGS.repeats}: "
+                  f"{', '.join(f'{r:.0f}' for r in rates)}; batch {config.batch_size}, {FLAGS.batches} batches "
+                  f"after {FLAGS.warmup})")
     except ValueError as e:
-        print(f"amr_tf.data: error: {e}", file=sys.stderr, flush=True)
-        return 2
-    return 0
+        cli.fail("amr_tf.data", str(e))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    cli.run(main, "amr_tf.data")
