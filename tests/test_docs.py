@@ -3,9 +3,9 @@ that command defines, every flag a command defines is described in its page, and
 link resolves to a file of the repository (and its #anchor to a heading of it).
 
 A command's flags are read from the command itself: its `if __name__ == "__main__"` block is run
-(with `absl.app.run` and `amr_tf.cli.run` replaced by a stop, so no main ever runs) and the flags it defined are collected. One process reads every command in turn,
-removing each one's flags before the next: ten processes each importing TensorFlow would take a
-minute on two cores.
+(with `absl.app.run` and `amr_tf.cli.run` replaced by a stop, so no main ever runs) and the flags
+it defined are collected. One process reads every command in turn, removing each one's flags
+before the next: ten processes each importing TensorFlow would take a minute on two cores.
 """
 
 import json
