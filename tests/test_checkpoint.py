@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from amr_tf import checkpoint
 from amr_tf.checkpoint import CheckpointError
+from amr_tf.checkpoint.meta import MetaState
 from tests.helpers import make_trainer, random_batch, tiny_config
 from trainers import checkpoint as trainer_checkpoint
 
@@ -384,7 +385,7 @@ def test_loading_never_unpickles(tmp_path):
     marker = tmp_path / "unpickled"
     path = tmp_path / "epoch-0001"
     payload = pickle.dumps(_Payload(str(marker)))
-    tf.train.Checkpoint(meta=checkpoint._Meta(payload)).write(str(path))  # a 'meta' of arbitrary bytes
+    tf.train.Checkpoint(meta=MetaState(payload)).write(str(path))  # a 'meta' of arbitrary bytes
     with pytest.raises(CheckpointError, match="corrupt"):
         checkpoint.read(path)
     with pytest.raises(CheckpointError, match="corrupt"):
