@@ -413,7 +413,7 @@ def _sigmas(layers):
 
 def test_keras_spectral_normalisation_overwrites_the_kernel():
     keras.utils.set_random_seed(3)
-    disc = networks.Discriminator(latent=2, spectral_norm="keras")
+    disc = networks.ACAIDiscriminator(latent=2, spectral_norm="keras")
     disc.build((None, 32, 32, 3))
     sns = _of_type(disc, keras.layers.SpectralNormalization)
     assert len(sns) == 8
@@ -437,14 +437,14 @@ def test_keras_spectral_normalisation_overwrites_the_kernel():
 
 
 def test_power_iterations_reach_every_wrapper():
-    disc = networks.Discriminator(latent=2, power_iterations=3)
+    disc = networks.ACAIDiscriminator(latent=2, power_iterations=3)
     sns = _of_type(disc, networks.ReparametrizedSpectralNorm)
     assert len(sns) == 8 and {sn.power_iterations for sn in sns} == {3}
-    disc = networks.Discriminator(latent=2, power_iterations=2, spectral_norm="keras")
+    disc = networks.ACAIDiscriminator(latent=2, power_iterations=2, spectral_norm="keras")
     sns = _of_type(disc, keras.layers.SpectralNormalization)
     assert len(sns) == 8 and {sn.power_iterations for sn in sns} == {2}
     with pytest.raises(ValueError, match="unknown spectral_norm 'torch'; choose one of: reparametrized, keras, none"):
-        networks.Discriminator(latent=2, spectral_norm="torch")
+        networks.ACAIDiscriminator(latent=2, spectral_norm="torch")
 
 
 def test_spectral_norm_none_leaves_every_layer_of_d_unwrapped():
@@ -465,7 +465,7 @@ def _top_singular_value(kernel):
 
 def test_reparametrized_spectral_norm_trains_the_raw_kernel_and_divides_by_sigma():
     keras.utils.set_random_seed(4)
-    disc = networks.Discriminator(latent=2)
+    disc = networks.ACAIDiscriminator(latent=2)
     disc.build((None, 32, 32, 3))
     sns = _of_type(disc, networks.ReparametrizedSpectralNorm)
     raw = [sn.layer.kernel.numpy() for sn in sns]
@@ -529,9 +529,9 @@ def test_reparametrized_spectral_norm_gradient_flows_through_sigma():
 
 
 @pytest.mark.parametrize("cls,args,shape", [
-    (networks.Encoder, dict(latent=16, depth=8, scales=2), (None, 32, 32, 3)),
-    (networks.Decoder, dict(channels=1, depth=8, scales=3), (None, 4, 4, 2)),
-    (networks.Discriminator, dict(latent=4, power_iterations=2), (None, 32, 32, 3)),
+    (networks.ACAIEncoder, dict(latent=16, depth=8, scales=2), (None, 32, 32, 3)),
+    (networks.ACAIDecoder, dict(channels=1, depth=8, scales=3), (None, 4, 4, 2)),
+    (networks.ACAIDiscriminator, dict(latent=4, power_iterations=2), (None, 32, 32, 3)),
     (networks.Probe, dict(n_classes=5), (None, 4, 4, 2)),
 ])
 def test_config_round_trip(cls, args, shape):
@@ -558,7 +558,7 @@ def test_every_network_gives_back_every_constructor_argument():
             yield from subclasses(sub)
 
     classes = sorted(set(subclasses(stacks.Stack)), key=lambda c: c.__name__)
-    assert {"Encoder", "Decoder", "Discriminator", "BurgessEncoder", "BurgessDecoder",
+    assert {"ACAIEncoder", "ACAIDecoder", "ACAIDiscriminator", "BurgessEncoder", "BurgessDecoder",
             "BurgessDiscriminator", "MLPEncoder", "MLPDecoder", "MLPDiscriminator", "Probe",
             "ClassMixer"} <= {c.__name__ for c in classes}
     for cls in classes:
@@ -805,8 +805,8 @@ def test_mixed_precision_of_the_new_networks():
 
 
 @pytest.mark.parametrize("cls,args,shape", [
-    (networks.Encoder, dict(latent=4, scales=2, variational=True), (None, 32, 32, 3)),
-    (networks.Discriminator, dict(latent=2, n_attributes=3), (None, 32, 32, 3)),
+    (networks.ACAIEncoder, dict(latent=4, scales=2, variational=True), (None, 32, 32, 3)),
+    (networks.ACAIDiscriminator, dict(latent=2, n_attributes=3), (None, 32, 32, 3)),
     (networks.BurgessEncoder, dict(z=6, filters=8, hidden=32, variational=True), (None, 64, 64, 1)),
     (networks.BurgessDecoder, dict(channels=3, filters=8, hidden=32), (None, 6)),
     (networks.BurgessDiscriminator, dict(filters=8, hidden=16, power_iterations=2, n_attributes=2),

@@ -19,7 +19,7 @@ float32.
 """
 
 
-from amr_tf.networks.acai import ACAIPreset, Decoder, Discriminator, Encoder  # noqa: F401
+from amr_tf.networks.acai import ACAIDecoder, ACAIDiscriminator, ACAIEncoder, ACAIPreset  # noqa: F401
 from amr_tf.networks.burgess import BurgessDecoder, BurgessDiscriminator, BurgessEncoder, BurgessPreset  # noqa: F401
 from amr_tf.networks.heads import ClassMixer, Probe  # noqa: F401
 from amr_tf.networks.layers import (  # noqa: F401

@@ -43,8 +43,9 @@ def _encoder_stack(latent, depth, scales, dtype, norm=True, power_iterations=Non
                           spectral_norm=spectral_norm)]
 
 
-@keras.saving.register_keras_serializable(package="amr_tf")
-class Encoder(Coder):
+# registered under its old name, so that a decoder.keras exported before the rename still loads
+@keras.saving.register_keras_serializable(package="amr_tf", name="Encoder")
+class ACAIEncoder(Coder):
     """Encoder h = f(x): [B, 32, 32, C] -> [B, 4, 4, latent].
 
     Args:
@@ -63,8 +64,9 @@ class Encoder(Coder):
                                    self.dtype_policy)
 
 
-@keras.saving.register_keras_serializable(package="amr_tf")
-class Decoder(Stack):
+# registered under its old name, so that a decoder.keras exported before the rename still loads
+@keras.saving.register_keras_serializable(package="amr_tf", name="Decoder")
+class ACAIDecoder(Stack):
     """Decoder r = g(h): [B, 4, 4, latent] -> [B, 32, 32, channels], linear output.
 
     Args:
@@ -87,8 +89,9 @@ class Decoder(Stack):
         self.body += _block(depth, k_in, dtype) + [conv(channels, 3, dtype)]
 
 
-@keras.saving.register_keras_serializable(package="amr_tf")
-class Discriminator(Critic):
+# registered under its old name, so that a decoder.keras exported before the rename still loads
+@keras.saving.register_keras_serializable(package="amr_tf", name="Discriminator")
+class ACAIDiscriminator(Critic):
     """Discriminator D(x): the encoder's stack without instance norm, every conv
     spectrally normalised (Miyato et al. 2018), the final latent map averaged to one logit.
 
@@ -165,12 +168,12 @@ class ACAIPreset(NamedTuple):
 
     def encoder(self, image_shape, dtype=None, variational=False):
         """An unbuilt encoder for inputs of `image_shape` (likewise `decoder`, `discriminator`)."""
-        return Encoder(self.latent, self.depth, self.scales_for(image_shape),
+        return ACAIEncoder(self.latent, self.depth, self.scales_for(image_shape),
                        variational=variational, dtype=dtype)
 
     def decoder(self, image_shape, dtype=None):
-        return Decoder(image_shape[-1], self.depth, self.scales_for(image_shape), dtype=dtype)
+        return ACAIDecoder(image_shape[-1], self.depth, self.scales_for(image_shape), dtype=dtype)
 
     def discriminator(self, image_shape, dtype=None, n_attributes=0, spectral_norm="reparametrized"):
-        return Discriminator(self.latent, self.depth, self.scales_for(image_shape),
+        return ACAIDiscriminator(self.latent, self.depth, self.scales_for(image_shape),
                              n_attributes=n_attributes, spectral_norm=spectral_norm, dtype=dtype)
