@@ -33,6 +33,28 @@ class TrainingDiverged(TrainingError):
         self.best = best
 
 
+@dataclasses.dataclass(frozen=True)
+class Session:
+    """What one training session works with, settled before the run directory is touched: the
+    run's config and directory, the built trainer, the strategy and the data's shape of an epoch."""
+
+    config: object  # amr_tf.config.Config
+    run_dir: Path
+    trainer: object  # a built trainer (trainers.build.build_trainer)
+    strategy: tf.distribute.Strategy
+    steps: int  # steps per epoch
+    replicas: int
+
+    @property
+    def distributed(self):
+        return (self.strategy is not tf.distribute.get_strategy()
+                or self.strategy.num_replicas_in_sync > 1)
+
+    @property
+    def chief(self):
+        return strategies.is_chief(self.strategy)
+
+
 def _diverged_message(run_dir, diverged):
     where = f"epoch {diverged['epoch']}" + (f", step {diverged['step']}" if diverged["step"] else "")
     latest = checkpoint.latest(rundir.checkpoints_dir(run_dir))
@@ -68,8 +90,6 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
     """
     run_dir = Path(run_dir)
     strategy = strategy or tf.distribute.get_strategy()
-    distributed = strategy is not tf.distribute.get_strategy() or strategy.num_replicas_in_sync > 1
-    chief = strategies.is_chief(strategy)
     # The data first: a data set that cannot be read (offline TFDS, ...) creates no directory.
     info = data.info(config.dataset, config)
     if info.fingerprint != config.data_fingerprint:  # recorded in config.json; a changed folder is refused
@@ -86,13 +106,14 @@ def fit(config, run_dir, resume=True, verbose="auto", extra_callbacks=(), traine
             trainer = build_trainer(config, info)
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"{run_dir} exists and is not a directory; choose another --out_dir")
-    with (rundir.locked(run_dir) if chief else contextlib.nullcontext()):
-        return _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trainer, strategy,
-                           distributed, chief, info, steps, replicas)
+    session = Session(config, run_dir, trainer, strategy, steps, replicas)
+    with (rundir.locked(run_dir) if session.chief else contextlib.nullcontext()):
+        return _fit_locked(session, resume, restart, verbose, extra_callbacks)
 
 
-def _fit_locked(config, run_dir, resume, restart, verbose, extra_callbacks, trainer, strategy,
-                distributed, chief, info, steps, replicas):
+def _fit_locked(session, resume, restart, verbose, extra_callbacks):
+    config, run_dir, trainer, strategy = session.config, session.run_dir, session.trainer, session.strategy
+    chief, distributed, steps, replicas = session.chief, session.distributed, session.steps, session.replicas
     if chief:
         latest = rundir.check_can_take(config, run_dir, checkpoint.latest, resume, restart)
         for folder in (run_dir, rundir.checkpoints_dir(run_dir)):
