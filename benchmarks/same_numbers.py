@@ -10,7 +10,9 @@ that is waste; this shows it in minutes. Each commit is checked out into its own
 worktree, and each configuration below trains there (`python -m amr_tf.train`, 2 epochs of 3
 steps, batch 16, seed 0, the generator every step) in a fresh process. The two trainings must
 agree exactly: every column the two metrics.csv share, and every variable of the last checkpoint
-(weights, optimiser slots, the spectral norm's u, the RNG state). On one machine TensorFlow's CPU
+(weights, optimiser slots, the spectral norm's u, the RNG state), and where a configuration is
+also scored (`EVALUATIONS`: the refitted probe, disentanglement, the spiral, lines, the class
+mixer's judge), every number of its `eval/*.json` but timings. On one machine TensorFlow's CPU
 kernels are deterministic for a fixed thread count, so equal code gives equal bits and any
 change of arithmetic - an initialiser, a loss term, a data order, a fused kernel - shows.
 
@@ -28,6 +30,7 @@ benchmark), and what no configuration here exercises.
 import argparse
 import csv
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +63,17 @@ CONFIGS = {
     "vae": DSPRITES + ["--model=vae"],
     "folder": ["--dataset=folder", "--mixer=mixup", "--k=2"],  # --data_dir: images this script writes
     "spiral": ["--dataset=spiral", "--mixer=mixup", "--k=2", "--beta=0.1"],
+    "lines": ["--dataset=lines", "--mixer=mixup", "--k=2"],
+    "class_mixer": ["--dataset=digits", "--mixer=mixup", "--k=2", "--cls=1"],
+}
+# name: the `python -m amr_tf.evaluate` metrics scored on that training too (small settings), whose
+# numbers must agree as well: the evaluation code is compared with the training code.
+EVALUATIONS = {
+    "amr_mixup_k2": [["--metric=probe", "--probe_examples=2000"]],
+    "dsprites": [["--metric=disentanglement", "--votes=20", "--batch_L=20", "--variance_samples=500"]],
+    "spiral": [["--metric=spiral", "--checkpoint=last"]],
+    "lines": [["--metric=lines", "--interpolations=4"]],
+    "class_mixer": [["--metric=class_mixer", "--checkpoint=last"]],
 }
 
 
@@ -94,15 +108,45 @@ def checkout(sha, work):
     return full
 
 
-def train(tree, flags, out_dir, timeout=900):
-    """Trains one configuration with the code of `tree`; None, or the command's last error line."""
+def _run(tree, args, timeout):
     env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run([sys.executable, "-m", "amr_tf.train", *COMMON, *flags, f"--out_dir={out_dir}"],
-                            cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([sys.executable, "-m", *args], cwd=tree, env=env, capture_output=True, text=True,
+                            timeout=timeout)
     if result.returncode == 0:
         return None
     lines = [x for x in (result.stderr + result.stdout).splitlines() if x.strip()]
     return lines[-1] if lines else f"exit {result.returncode}"
+
+
+def train(tree, flags, out_dir, evaluations=(), timeout=900):
+    """Trains one configuration with the code of `tree`, then scores it with each of `evaluations`
+    (argument lists of `amr_tf.evaluate`); None, or the failing command's last error line."""
+    error = _run(tree, ["amr_tf.train", *COMMON, *flags, f"--out_dir={out_dir}"], timeout)
+    for args in evaluations:
+        error = error or _run(tree, ["amr_tf.evaluate", f"--run_dir={out_dir}", *args], timeout)
+    return error
+
+
+def _numbers(value, path=""):
+    """{path: number or bool} of a JSON value's leaves, without timings ("seconds")."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() if key != "seconds"
+                for k, v in _numbers(item, f"{path}/{key}").items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in _numbers(item, f"{path}/{i}").items()}
+    return {path: value} if isinstance(value, (int, float, bool)) or value is None else {}
+
+
+def compare_evaluations(a, b):
+    """None when the `eval/*.json` of two runs hold the same numbers wherever both have one; else
+    what differs."""
+    names = sorted(p.name for p in (Path(a) / "eval").glob("*.json"))
+    for name in names:
+        x, y = (_numbers(json.loads((Path(run) / "eval" / name).read_text())) for run in (a, b))
+        for key in sorted(x.keys() & y.keys()):
+            if x[key] != y[key]:
+                return f"eval/{name} {key.lstrip('/')}: {x[key]} against {y[key]}"
+    return None
 
 
 def read_metrics(run_dir):
@@ -160,8 +204,8 @@ def compare_metrics(a, b):
 
 def compare_runs(a, b):
     """None when two run directories trained the same numbers; else the first difference."""
-    return compare_metrics(read_metrics(a), read_metrics(b)) or compare_variables(last_checkpoint(a),
-                                                                                   last_checkpoint(b))
+    return (compare_metrics(read_metrics(a), read_metrics(b))
+            or compare_variables(last_checkpoint(a), last_checkpoint(b)) or compare_evaluations(a, b))
 
 
 def main(argv=None):
@@ -195,8 +239,8 @@ def main(argv=None):
             for name in names:
                 flags = CONFIGS[name] + ([f"--data_dir={folder}"] if name == "folder" else [])
                 runs = {side: work / "runs" / trees[side] / name for side in ("at", i)}
-                errors = {side: train(work / f"tree-{trees[side]}", flags, run) if not (run / "metrics.csv").exists()
-                          else None for side, run in runs.items()}
+                errors = {side: train(work / f"tree-{trees[side]}", flags, run, EVALUATIONS.get(name, ()))
+                          if not (run / "metrics.csv").exists() else None for side, run in runs.items()}
                 if any(errors.values()):
                     why = "; ".join(f"at {trees[s][:12]}: {e}" for s, e in errors.items() if e)
                     result = f"cannot compare ({why})"
