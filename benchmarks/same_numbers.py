@@ -53,6 +53,7 @@ CONFIGS = {
     "ae_gan": FASHION + ["--mixer=none"],
     "amr_mixup_k2": FASHION + ["--mixer=mixup", "--k=2"],
     "amr_mixup_k3": FASHION + ["--mixer=mixup", "--k=3"],
+    "cadence": FASHION + ["--mixer=mixup", "--k=2", "--update_g_every=2", "--update_g_phase=epoch"],
     "amr_bernoulli_k2": FASHION + ["--mixer=bernoulli", "--k=2"],
     "amr_mixup_k8_bf16": FASHION + ["--mixer=mixup", "--k=8", "--precision=mixed_bfloat16"],
     "d_calls_original": FASHION + ["--mixer=mixup", "--k=2", "--d_calls=original"],

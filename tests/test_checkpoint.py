@@ -17,6 +17,8 @@ from amr_tf.checkpoint.meta import MetaState
 from tests.helpers import make_trainer, random_batch, tiny_config
 from trainers import checkpoint as trainer_checkpoint
 
+# The networks of tiny_config()'s trainer (AMR without a class mixer).
+NETWORKS = ("encoder", "decoder", "discriminator", "probe")
 META = {"epoch": 3, "history": [{"epoch": 1, "val_probe_accuracy": 0.25}], "best": None}
 DATA = ".data-00000-of-00001"
 
@@ -92,14 +94,14 @@ def test_round_trip_restores_every_group(stepped, saved):
 def test_restore_only_some_groups(stepped, saved):
     fresh = make_trainer(tiny_config())
     before = _values(fresh)
-    checkpoint.restore(trainer_checkpoint.objects(fresh), saved, only=trainer_checkpoint.NETWORKS)
+    checkpoint.restore(trainer_checkpoint.objects(fresh), saved, only=NETWORKS)
     after, want = _values(fresh), _values(stepped)
-    _assert_same(want, after, names=trainer_checkpoint.NETWORKS)
+    _assert_same(want, after, names=NETWORKS)
     _assert_same(before, after, names=["ae_optimizer", "d_optimizer", "probe_optimizer", "rng"])
     # the networks alone, as export and evaluation restore them
-    nets = {name: getattr(make_trainer(tiny_config()), name) for name in trainer_checkpoint.NETWORKS}
+    nets = {name: getattr(make_trainer(tiny_config()), name) for name in NETWORKS}
     assert checkpoint.restore(nets, saved, partial=True) == META
-    _assert_same(want, _values(nets), names=trainer_checkpoint.NETWORKS)
+    _assert_same(want, _values(nets), names=NETWORKS)
     with pytest.raises(CheckpointError, match="ae_optimizer"):  # a full restore wants everything
         checkpoint.restore(nets, saved)
 
@@ -121,7 +123,7 @@ def test_keys_are_names_not_positions(saved):
     assert any("kernel" in k for k in encoder) and any("gamma" in k for k in encoder)
     assert "encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys  # layer 1 of the encoder's body
     # the .npz format's positional keys, and an optimizer's list positions, are gone
-    assert not [k for k in keys if k.split("/")[0] in trainer_checkpoint.NETWORKS and k.split("/")[1].isdigit()]
+    assert not [k for k in keys if k.split("/")[0] in NETWORKS and k.split("/")[1].isdigit()]
     assert not [k for k in keys if "/_variables/" in k or "/_trainable_variables/" in k]
     # an optimizer's slots are named after the variable they belong to
     assert "ae_optimizer/_momentums/encoder/body/1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys
@@ -364,7 +366,7 @@ def test_another_model_is_refused_and_changes_nothing(stepped, saved, supervised
         checkpoint.restore(trainer_checkpoint.objects(supervised), saved)
     _assert_same(before, _values(supervised))
     # the networks alone: a discriminator with a class head is another network
-    nets = {name: getattr(plain, name) for name in trainer_checkpoint.NETWORKS}
+    nets = {name: getattr(plain, name) for name in NETWORKS}
     before = _values(nets)
     with pytest.raises(CheckpointError, match="discriminator/"):
         checkpoint.restore(nets, supervised_checkpoint, partial=True)

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from amr_tf import losses, mixers, registry
 from amr_tf.config import D_CALLS
+from amr_tf.networks.presets import Networks
 from trainers import strategy as strategies
 from trainers.base import BaseTrainer
 
@@ -116,7 +117,7 @@ class AMRTrainer(BaseTrainer):
         terms += ["consistency"] if self.beta > 0 and len(self.blocks) > 1 else []
         return terms
 
-    NETWORKS = ("encoder", "decoder", "discriminator", "probe", "class_mixer")
+    NETWORKS = Networks._fields  # every network a run builds
 
     @property
     def optimizer_names(self):
@@ -304,10 +305,7 @@ class AMRTrainer(BaseTrainer):
             return fwd._replace(mixed=()), terms
 
         if due is None:
-            step = self.step_optimizer.iterations
-            if self.steps_per_epoch:
-                step = step % self.steps_per_epoch
-            due = tf.equal(step % self.update_g_every, 0)
+            due = self.generator_due(tf.convert_to_tensor(self.step_optimizer.iterations))
             fwd, terms = tf.cond(due, update, forward_only)
         else:
             fwd, terms = update() if due else forward_only()
@@ -350,9 +348,10 @@ class AMRTrainer(BaseTrainer):
         return out
 
     def generator_due(self, step):
-        """Whether step number `step` of the run (counted from 0) updates the auto-encoder:
-        every `update_g_every`-th step, counted from the run's first step, or, when
-        `steps_per_epoch` is set (update_g_phase="epoch"), from each epoch's first."""
+        """Whether step number `step` of the run (counted from 0; an int, or a tensor inside the
+        step) updates the auto-encoder: every `update_g_every`-th step, counted from the run's
+        first step, or, when `steps_per_epoch` is set (update_g_phase="epoch"), from each epoch's
+        first."""
         if self.steps_per_epoch:
             step = step % self.steps_per_epoch
         return step % self.update_g_every == 0

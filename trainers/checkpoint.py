@@ -7,8 +7,6 @@ Everything else (save, restore, latest, prune, the file layout, CheckpointError)
 `amr_tf.checkpoint`'s: `amr_tf.checkpoint.save(path, objects(trainer), meta)`.
 """
 
-NETWORKS = ("encoder", "decoder", "discriminator", "probe")
-
 
 def objects(trainer):
     """name -> object of everything a checkpoint of `trainer` holds (see the module docstring)."""

@@ -66,6 +66,6 @@ checkpoint.
 from amr_tf.checkpoint.directory import best_path, latest, prune, set_aside_after  # noqa: F401
 from amr_tf.checkpoint.files import epoch_path, files, is_complete  # noqa: F401
 from amr_tf.checkpoint.meta import IDENTITY, META, CheckpointError, check_identity, check_meta, identity  # noqa: F401
-from amr_tf.checkpoint.runs import RUN_NETWORKS, find, load_networks  # noqa: F401
+from amr_tf.checkpoint.runs import find, load_networks  # noqa: F401
 from amr_tf.checkpoint.store import read, read_meta, restore, save  # noqa: F401
 from amr_tf.checkpoint.view import keys  # noqa: F401

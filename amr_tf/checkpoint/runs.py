@@ -9,9 +9,6 @@ from amr_tf.checkpoint.files import complete_prefixes, is_complete
 from amr_tf.checkpoint.meta import check_identity
 from amr_tf.checkpoint.store import read_meta, restore
 
-# The networks a run's checkpoint may hold, by the names its trainer gives them.
-RUN_NETWORKS = ("encoder", "decoder", "discriminator", "probe", "class_mixer")
-
 
 def find(run_dir, which="best"):
     """The prefix of a run's "best" or "last" (newest epoch) checkpoint; ValueError if it has none.
@@ -60,7 +57,7 @@ def load_networks(run_dir, which="best", path=None):
     config = rundir.read_config(run_dir)
     path = find(run_dir, which) if path is None else path
     nets = networks.for_config(config, data.info(config.dataset, config))
-    names = [name for name in RUN_NETWORKS if getattr(nets, name) is not None]
+    names = [name for name in nets._fields if getattr(nets, name) is not None]
     if config.model == "vae":
         names.remove("discriminator")  # built but never trained: not in a VAE checkpoint
     check_identity(path, read_meta(path), config)
