@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from amr_tf import rundir
+
 
 def to_uint8(images):
     """Maps images in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
@@ -40,10 +42,7 @@ def save_png(path, picture, scale=2):
     if scale > 1:
         picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
     mode_image = Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture)
-    tmp = path.with_name(f".{path.name}.tmp")
-    mode_image.save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    return rundir.atomic_write(path, lambda f: mode_image.save(f, format="PNG"), binary=True)
 
 
 BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # real data, decoded mixes (as the supplement's Fig. 12)

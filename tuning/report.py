@@ -1,9 +1,7 @@
 """A finished search as rows: the printed table, `results.csv` and `best.json` of its directory."""
 
 import csv
-import json
 import math
-import os
 from pathlib import Path
 
 from amr_tf import rundir
@@ -75,19 +73,12 @@ def write(project_dir, trial_rows, best_record):
     columns = []
     for row in trial_rows:
         columns += [k for k in row if k not in columns]
-    _atomic(project_dir / "results.csv", lambda f: _write_csv(f, columns, trial_rows))
+    rundir.atomic_write(project_dir / "results.csv", lambda f: _write_csv(f, columns, trial_rows))
     if best_record is not None:
-        _atomic(project_dir / "best.json", lambda f: f.write(json.dumps(best_record, indent=2) + "\n"))
+        rundir.write_json(project_dir / "best.json", best_record)
 
 
 def _write_csv(f, columns, trial_rows):
     writer = csv.DictWriter(f, fieldnames=columns, restval="")
     writer.writeheader()
     writer.writerows(trial_rows)
-
-
-def _atomic(path, write_to):
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        write_to(f)
-    os.replace(tmp, path)

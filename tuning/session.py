@@ -126,10 +126,7 @@ def check_project(project_dir, spec):
             raise ValueError(f"{project_dir} holds a search with other settings ({'; '.join(diffs)}); "
                              "run it with its own flags, or choose another --project_name")
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"search.json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    rundir.write_json(path, wanted)
 
 
 def _diffs(old, new, prefix=""):

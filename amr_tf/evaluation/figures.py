@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from amr_tf import images, mixers
+from amr_tf import images, mixers, rundir
 from amr_tf.evaluation import strips
 from amr_tf.evaluation.codes import decode_numpy
 
@@ -155,7 +155,6 @@ def gif(path, strip, scale=4, duration_ms=120):
     frames = images.to_uint8(strip).repeat(scale, axis=1).repeat(scale, axis=2)
     frames = [Image.fromarray(f[..., 0]) if f.shape[-1] == 1 else Image.fromarray(f).quantize(256) for f in frames]
     frames = frames + frames[-2:0:-1]
-    tmp = path.with_name(f".{path.name}.tmp")
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
-    tmp.replace(path)
+    rundir.atomic_write(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                                       duration=duration_ms, loop=0), binary=True)
     return {"file": str(path), "frames": len(frames), "duration_ms": duration_ms}

@@ -42,6 +42,7 @@ from amr_tf.rundir.files import (  # noqa: F401
     METRICS_FILE,
     PROVENANCE_FILE,
     RUN_FILES,
+    atomic_write,
     check_folder_name,
     checkpoints_after,
     checkpoints_dir,

@@ -66,18 +66,32 @@ def plain(value):
     return value
 
 
-def write_json(path, value):
-    """Writes `value` as JSON to `path` atomically (a temporary file, then a rename: a kill leaves
-    the old file or the new one); non-finite numbers become null. Returns the path."""
+def atomic_write(path, write_to, fsync=False, binary=False):
+    """Writes `path` atomically: `write_to(f)` fills a temporary file beside it (`.NAME.tmp-<PID>`,
+    which `remove_stale_temps` removes should the process die), then a rename puts it in place, so
+    a kill leaves the old file or the new one. `fsync` flushes it to the disk first (a history a
+    resume reads back); `binary` opens it for bytes (a PNG). The one atomic writer of the project's
+    files. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(plain(value), indent=2, sort_keys=True, allow_nan=False) + "\n")
+        with (open(tmp, "wb") if binary else open(tmp, "w", newline="", encoding="utf-8")) as f:
+            write_to(f)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_json(path, value):
+    """Writes `value` as JSON to `path` atomically (`atomic_write`); non-finite numbers become
+    null. Returns the path."""
+    text = json.dumps(plain(value), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return atomic_write(path, lambda f: f.write(text))
 
 
 def read_json(path):

@@ -17,6 +17,7 @@ from amr_tf.rundir.files import (
     LOGS_DIR,
     METRICS_FILE,
     PROVENANCE_FILE,
+    atomic_write,
     config_path,
     read_rows,
 )
@@ -24,15 +25,12 @@ from amr_tf.rundir.lock import refuse_symlinks
 
 
 def _write_csv(path, header, rows):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
+    def write_to(f):
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+    atomic_write(path, write_to, fsync=True)
 
 
 def _format(value):
