@@ -18,7 +18,7 @@ import json
 import numpy as np
 import pytest
 
-from amr_tf.evaluation import disentanglement as dis
+from amr_tf.evaluation import disentanglement_original as dis
 
 # the codes' recipe is the benchmark's own (numpy only at import; torch only where it runs the original)
 from benchmarks.original_disentanglement import UNITS, VOTES_PER_FACTOR, make_codes

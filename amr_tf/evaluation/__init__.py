@@ -6,7 +6,8 @@ this order:
 
 - `probe` (probe.py): a logistic-regression probe re-fitted on the frozen train codes.
 - `disentanglement` (disentanglement.py): Kim & Mnih's FactorVAE metric (disentanglement_lib's,
-  and the original AMR code's, which Table 4 reports); dSprites runs only.
+  and the original AMR code's, which Table 4 reports: disentanglement_original.py); dSprites runs
+  only.
 - `lines` (lines.py): ACAI's Mean Distance and Smoothness; `--dataset=lines` runs only.
 - `spiral` (spiral.py): distance of decoded mixes to the spiral; `--dataset=spiral` runs only.
 - `class_mixer` (class_mixer.py): the class mixer judged by a classifier trained apart; `--cls` runs.
@@ -45,11 +46,9 @@ from amr_tf.evaluation.codes import (
     reconstruction_l1,
     split_codes,
 )
-from amr_tf.evaluation.disentanglement import (
+from amr_tf.evaluation.disentanglement import factor_vae_dsprites, factor_vae_score, grid_sampler
+from amr_tf.evaluation.disentanglement_original import (
     conditional_sampler,
-    factor_vae_dsprites,
-    factor_vae_score,
-    grid_sampler,
     original_from_moments,
     original_scheme,
     original_score,
