@@ -16,6 +16,22 @@ def _results(trainer, names=None):
     return {m.name: float(m.result()) for m in trainer.metrics if names is None or m.name in names}
 
 
+def step_functions(trainer, strategy):
+    """{update_generator: tf.function(iterator) -> the replicas' logs}: one training step under
+    `strategy` on the iterator's next batch, with and without the auto-encoder's update. The
+    generator's cadence is decided by the caller, in Python (`trainer.generator_due`): a
+    synchronising update inside the step's tf.cond is not supported under a strategy."""
+
+    def make(update_generator):
+        @tf.function
+        def step(iterator):
+            return strategy.run(trainer.train_step, args=(next(iterator),),
+                                kwargs={"update_generator": update_generator})
+        return step
+
+    return {due: make(due) for due in (True, False)}
+
+
 def fit_distributed(trainer, strategy, train, *, epochs, initial_epoch, steps_per_epoch,
                     validation_data, callbacks, verbose, eval_names):
     """Trains `trainer` (built in `strategy.scope()`) like `keras.Model.fit` would.
@@ -39,16 +55,7 @@ def fit_distributed(trainer, strategy, train, *, epochs, initial_epoch, steps_pe
     train_iter = iter(strategy.experimental_distribute_dataset(train.with_options(options)))
     valid = strategy.experimental_distribute_dataset(validation_data.with_options(options))
 
-    def make_train_fn(update_generator):
-        @tf.function
-        def train_fn(iterator):
-            strategy.run(trainer.train_step, args=(next(iterator),),
-                         kwargs={"update_generator": update_generator})
-        return train_fn
-
-    # The generator's cadence is decided here, in Python: a synchronising update inside the
-    # step's tf.cond is not supported under a strategy.
-    train_fns = {due: make_train_fn(due) for due in (True, False)}
+    train_fns = step_functions(trainer, strategy)
     step_count = int(trainer.step_optimizer.iterations.numpy())
 
     @tf.function

@@ -24,6 +24,7 @@ def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None
 
     from amr_tf import data, flops, networks
     from amr_tf.data import DataInfo
+    from trainers import loop
     from trainers.build import build_trainer
 
     cycle = config.update_g_every
@@ -47,11 +48,10 @@ def benchmark(config, channels, steps, warmup, use_pipeline=False, strategy=None
             tf.data.Dataset.from_generator(lambda: batches, output_signature=(
                 tf.TensorSpec((config.batch_size, *info.image_shape), tf.float32),
                 tf.TensorSpec((config.batch_size, info.n_classes), tf.float32)))))
-        fns = {due: tf.function(lambda b, due=due: strategy.run(
-            trainer.train_step, args=(b,), kwargs={"update_generator": due})) for due in (True, False)}
+        fns = loop.step_functions(trainer, strategy)
 
         def run_step(i):
-            out = fns[trainer.generator_due(i)](next(dist))
+            out = fns[trainer.generator_due(i)](dist)
             return strategy.experimental_local_results(out["g_loss"])[0]
     else:
         step = tf.function(trainer.train_step, jit_compile=config.jit_compile)
