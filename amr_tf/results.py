@@ -108,8 +108,9 @@ def find_runs(runs_dir):
     return [r for r in found if r is not None]
 
 
-def describe(config):
-    """(method, mix, k) of a config, as the paper's tables label them."""
+def method_columns(config):
+    """(method, mix, k) of a config, as the paper's tables label them (a figure's one-line label:
+    `amr_tf.evaluation.interpolations.figure_label`)."""
     if config.model == "vae":
         return "beta-VAE", "-", "-"
     if config.model == "acai":
@@ -142,7 +143,7 @@ def group(runs):
         members.sort(key=lambda r: r["config"].seed)
         config = members[0]["config"]
         recipe = recipes.find(config)
-        method, mix, k = describe(config)
+        method, mix, k = method_columns(config)
         row = {
             "table": recipe.table if recipe else "-",
             "setting": recipe.setting if recipe else _setting_label(config),

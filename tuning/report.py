@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from amr_tf import rundir
-from tuning.tuner import METRICS, OBJECTIVE, format_score, format_values, hyperparameter_values, run_dir, trial_metrics
+from tuning.tuner import METRICS, OBJECTIVE, format_values, hyperparameter_values, metric_text, run_dir, trial_metrics
 
 
 def rows(oracle):
@@ -47,8 +47,8 @@ def best(oracle, project_dir, seeds):
 def best_line(record):
     """`best: lamb=... (val_probe_accuracy=..., test=...)`."""
     return (f"best: {format_values(record['hyperparameters'])} "
-            f"({OBJECTIVE}={format_score(record, OBJECTIVE)}, "
-            f"test={format_score(record, 'test_probe_accuracy')})")
+            f"({OBJECTIVE}={metric_text(record, OBJECTIVE)}, "
+            f"test={metric_text(record, 'test_probe_accuracy')})")
 
 
 def table(trial_rows):
@@ -61,7 +61,7 @@ def table(trial_rows):
     for row in trial_rows:
         values = [format_values({k: row.get(k)}).split("=", 1)[1] for k in names]
         epoch = row.get("best_epoch")
-        lines.append([*values, format_score(row, OBJECTIVE), format_score(row, "test_probe_accuracy"),
+        lines.append([*values, metric_text(row, OBJECTIVE), metric_text(row, "test_probe_accuracy"),
                       "-" if epoch is None else f"{epoch:g}", row["status"]])
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(str(v).rjust(w) for v, w in zip(line, widths)) for line in lines)

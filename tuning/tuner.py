@@ -16,6 +16,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from amr_tf.results import format_score
 from tuning.oracles import TUNERS
 
 OBJECTIVE = "val_probe_accuracy"
@@ -52,13 +53,12 @@ def trial_metrics(trial):
     return {name: trial.metrics.get_last_value(name) for name in METRICS if trial.metrics.exists(name)}
 
 
-def format_score(metrics, name, digits=4):
+def metric_text(metrics, name, digits=4):
+    """A trial's metric `name` as the tables print a score (`amr_tf.results.format_score`): the
+    mean, with "+- std" over several seeds; "-" when missing."""
     value = metrics.get(name)
-    if value is None:
-        return "-"
-    if metrics.get("n_seeds", 1) < 2:
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} +- {metrics.get(f'{name}_std', 0.0):.{digits}f}"
+    score = None if value is None else (value, metrics.get(f"{name}_std", 0.0), metrics.get("n_seeds", 1))
+    return format_score(score, digits)
 
 
 def trial_line(trial):
@@ -68,8 +68,8 @@ def trial_line(trial):
         reason = (trial.message or "").strip().splitlines()
         return f"{head} {trial.status}: {reason[-1] if reason else 'no result'}"
     metrics = trial_metrics(trial)
-    return (f"{head} {OBJECTIVE}={format_score(metrics, OBJECTIVE)} "
-            f"test_probe_accuracy={format_score(metrics, 'test_probe_accuracy')}")
+    return (f"{head} {OBJECTIVE}={metric_text(metrics, OBJECTIVE)} "
+            f"test_probe_accuracy={metric_text(metrics, 'test_probe_accuracy')}")
 
 
 class _ReportingOracle:

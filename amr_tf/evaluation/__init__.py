@@ -55,7 +55,7 @@ from amr_tf.evaluation.disentanglement_original import (
     original_votes,
 )
 from amr_tf.evaluation.fid import INCEPTION_FILE, frechet_distance, inception_features, inception_weights_path
-from amr_tf.evaluation.interpolations import FIGURE_STEPS, GIF_STEPS, describe
+from amr_tf.evaluation.interpolations import FIGURE_STEPS, GIF_STEPS, figure_label
 from amr_tf.evaluation.lines import (
     N_IDEAL,
     closest_line,
@@ -88,7 +88,7 @@ from amr_tf.evaluation.strips import (
 
 __all__ = [
     # the evaluation
-    "evaluate_run", "select_metrics", "check_options", "summary_lines", "log_scalars", "describe",
+    "evaluate_run", "select_metrics", "check_options", "summary_lines", "log_scalars", "figure_label",
     "REGISTRY", "METRICS", "DEFAULTS", "FIGURE_STEPS", "GIF_STEPS", "ENCODE_BATCH",
     # codes and strips
     "probe_accuracy", "ProbeAccuracy", "reconstruction_l1", "interpolation_strip", "Progress", "code_function",

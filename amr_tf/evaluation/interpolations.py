@@ -35,7 +35,7 @@ def check(config, compare=(), **_):
             raise ValueError(f"--compare run {other} has images of shape {other_shape}; this run's are {shape}")
 
 
-def describe(config):
+def figure_label(config):
     """A short label of a run's method, for figure rows: AE+GAN, AMR mixup k2, ACAI, VAE, (+ sup)."""
     if config.model == "vae":
         label = "VAE"
@@ -95,11 +95,11 @@ def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs
             repeat = np.resize(np.arange(len(x)), 2 * pairs + 3)
             x, y, idx = x[repeat], y[repeat], idx[repeat]
         x_a, x_b = x[:pairs], x[pairs:2 * pairs]
-        rows = [(f"this: {describe(config)}", nets.encoder, nets.decoder)]
+        rows = [(f"this: {figure_label(config)}", nets.encoder, nets.decoder)]
         compared = [{"label": "pixel"}, {"label": rows[0][0], "run_dir": str(run_dir), "checkpoint": checkpoint}]
         for other in compare:
             other_config, other_nets, other_meta = checkpoints.load_networks(other, checkpoint)
-            rows.append((describe(other_config), other_nets.encoder, other_nets.decoder))
+            rows.append((figure_label(other_config), other_nets.encoder, other_nets.decoder))
             compared.append({"label": rows[-1][0], "run_dir": str(other), "checkpoint": checkpoint,
                              "epoch": int(other_meta["epoch"])})
         described["pairs"] = figures.pairs(out / "pairs.png", x_a, x_b, rows, FIGURE_STEPS)
