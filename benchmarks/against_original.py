@@ -72,6 +72,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import families  # noqa: E402
 
+from amr_tf import provenance  # noqa: E402
+
 NETS = ("encoder", "decoder", "discriminator", "probe")
 # Parts 1 and 1b by family (--families): acai32 (part 1, and part 2) and amr_step (part 1b) are
 # the checks above; the rest live in `benchmarks/families.py` (the original's side:
@@ -447,6 +449,7 @@ def main():
         import equal_budget
 
         text, results, ok3 = equal_budget.part3(args, out)
+        text += "\n" + provenance.line() + "\n"
         (out / "equal_budget.md").write_text(text)
         (out / "equal_budget.json").write_text(json.dumps(results, indent=2) + "\n")
         print(text)
@@ -479,6 +482,7 @@ def main():
                                                 labels[:args.step_batch])
             ok &= ok_step
         text = _markdown(part1, part1b, part2, args.tolerance, args.n, torch_version, time.time() - start)
+        text += "\n" + provenance.line() + "\n"  # what measured these tables, for RESULTS.md
         (out / "against_original.md").write_text(text)
         (out / "against_original.json").write_text(json.dumps(
             {"same_weights_same_numbers": part1, "one_training_step": part1b, "statistics_at_init": part2,
@@ -513,6 +517,7 @@ def run_families(args, chosen, seeds, out):
     torch_version = next(iter({**part1, **steps}.values()))["torch_version"]
     header = f"`{' '.join(sys.argv)}`; torch {torch_version}; {cpu.flags_line()}; {time.time() - start:.0f} s."
     text = families.markdown(part1, steps, args.tolerance, STEP_BOUNDS, LOSS_REL, header)
+    text += "\n" + provenance.line() + "\n"
     (out / "against_original_families.md").write_text(text)
     (out / "against_original_families.json").write_text(json.dumps(
         {"same_weights_same_numbers": part1, "one_training_step": steps, "tolerance": args.tolerance,
