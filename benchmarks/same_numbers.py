@@ -215,6 +215,9 @@ def main(argv=None):
     parser.add_argument("--at", default="HEAD", help="The commit to compare them with (default HEAD).")
     parser.add_argument("--configs", default=",".join(c for c in CONFIGS if c != "spiral"),
                         help=f"Comma-separated, of: {', '.join(CONFIGS)} (default: all but spiral).")
+    parser.add_argument("--skip_evaluations", action="store_true",
+                        help="Compare the trainings only (a table whose numbers come from no evaluate metric, "
+                             "or an older commit whose evaluate lacks a flag used here).")
     parser.add_argument("--work_dir", default=None, help="Where the worktrees and runs go (default: a temporary "
                                                          "folder, removed afterwards).")
     args = parser.parse_args(argv)
@@ -240,7 +243,8 @@ def main(argv=None):
             for name in names:
                 flags = CONFIGS[name] + ([f"--data_dir={folder}"] if name == "folder" else [])
                 runs = {side: work / "runs" / trees[side] / name for side in ("at", i)}
-                errors = {side: train(work / f"tree-{trees[side]}", flags, run, EVALUATIONS.get(name, ()))
+                errors = {side: train(work / f"tree-{trees[side]}", flags, run,
+                                      () if args.skip_evaluations else EVALUATIONS.get(name, ()))
                           if not (run / "metrics.csv").exists() else None for side, run in runs.items()}
                 if any(errors.values()):
                     why = "; ".join(f"at {trees[s][:12]}: {e}" for s, e in errors.items() if e)
