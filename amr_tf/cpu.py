@@ -183,3 +183,12 @@ def flags_line(text=None, environ=None):
     broken = capped_low_precisions(text, environ)
     return (f'cpu: "{model(text)}"; flags: {seen}; onednn: {onednn_path(environ)}; '
             f"low-precision convolutions skipped: {', '.join(broken) if broken else 'none'}")
+
+
+def label(text=None, environ=None):
+    """The CPU as a table's stamp names it: its model and widest vector ISA, "+ AMX" where it has
+    AMX's bfloat16 tiles (the ISA alone does not say: AVX512-BF16 CPUs with and without AMX run
+    bfloat16 convolutions at rates several times apart), and oneDNN's setting when not the default."""
+    out = f"{model(text)}; {isa(text)}" + (" + AMX" if "amx_bf16" in _flags(text) else "")
+    path = onednn_path(environ)
+    return out + (f"; oneDNN {path}" if path != "default" else "")

@@ -64,7 +64,7 @@ def command():
 def current():
     """{commit, date, cpu, command} of this process."""
     return {"commit": commit(), "date": datetime.date.today().isoformat(),
-            "cpu": f"{cpu.model()}; {cpu.isa()}", "command": command()}
+            "cpu": cpu.label(), "command": command()}
 
 
 def line():

@@ -65,3 +65,10 @@ def test_the_header_line_names_the_cpu_its_flags_and_what_is_skipped():
                                           (GRANITE_RAPIDS, True), (SIERRA_FOREST, True)])
 def test_the_avx2_pass_runs_only_where_avx2_is_not_the_cpus_best(flags, above):
     assert cpu.above_avx2(flags) is above
+
+
+def test_the_stamps_cpu_label_names_amx_and_a_onednn_cap():
+    assert cpu.label(SAPPHIRE_RAPIDS, {}) == "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz; avx512_bf16 + AMX"
+    assert cpu.label(ZEN4, {}) == "AMD EPYC 9B14; avx512_bf16"
+    assert cpu.label(ZEN3, AVX2) == "AMD EPYC 7B13; avx2; oneDNN max_isa=AVX2"
+    assert cpu.label(SKYLAKE, {"TF_ENABLE_ONEDNN_OPTS": "0"}).endswith("; oneDNN off")
