@@ -88,6 +88,9 @@ def main(argv):
 
         print(f"profile of {FLAGS.profile_steps} steps in {FLAGS.profile} (open it with TensorBoard's profile plugin):")
         print(profiling.format_table(*r["profile"]))
+    from amr_tf import provenance
+
+    print(provenance.line())  # what a table of these figures was measured with (the last line: the figures)
     print(
         f"samples_per_s={r['samples_per_s']:.1f} params_encoder={r['params_encoder']} "
         f"params_decoder={r['params_decoder']} mflops_per_sample={r['mflops_per_sample']:.1f} "
