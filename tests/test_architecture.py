@@ -17,6 +17,7 @@ COMMANDS = {
     "amr_tf.bench", "amr_tf.demo", "amr_tf.serving_bench", "amr_tf.data.__main__", "tuning.search",
 }
 MAX_COMMAND_LINES = 120
+MAX_MODULE_LINES = 400  # a module that outgrows this splits (a package gathers its names)
 # package -> the top-level packages it may import from this project
 ALLOWED = {"amr_tf": {"amr_tf"}, "trainers": {"amr_tf", "trainers"}, "tuning": {"amr_tf", "trainers", "tuning"}}
 
@@ -84,6 +85,12 @@ def test_no_module_imports_a_command():
 def test_commands_are_thin(command):
     lines = len(SOURCES[command].read_text().splitlines())
     assert lines <= MAX_COMMAND_LINES, f"{command} has {lines} lines"
+
+
+def test_no_module_outgrows_its_limit():
+    long = sorted(f"{name}: {n} lines" for name, path in SOURCES.items()
+                  if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES)
+    assert not long, long
 
 
 def test_imports_point_down():
