@@ -100,10 +100,11 @@ def test_python_m_amr_tf_data_prints_the_splits_and_fails_in_one_line(tmp_path):
     for line in ("train: 30", "valid: 6", "test: 7", "image shape: (32, 32, 1)", "range: [-1, 1]", str(tmp_path)):
         assert line in result.stdout
     for args, words in ((["nosuchdata"], "unknown dataset 'nosuchdata'"), ([], "give one data set name"),
-                        (["digits", "--batch_size=two"], "flag --batch_size=two")):
+                        (["digits", "--batch_size=two"], "flag --batch_size=two"),
+                        (["digits", "--bench", "--batches=0"], "need --batches >= 1")):
         result = run_cli("amr_tf.data", *args)
         lines = result.stderr.strip().splitlines()
-        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert result.returncode == 2 and len(lines) == 1 and not result.stdout, (result.stdout, result.stderr)
         assert lines[0].startswith(f"amr_tf.data: error: {words}"), lines
 
 

@@ -38,6 +38,21 @@ def test_compare_variables_finds_one_ulp_and_forgives_a_rename():
     assert "recon: 0.5 against 0.50000006" in same_numbers.compare_metrics(rows, nudged_rows)
 
 
+def test_compare_evaluations_finds_a_changed_score_and_ignores_timings(tmp_path):
+    import json
+
+    same_numbers = _load()
+    runs = []
+    for name, score, seconds in (("a", 0.5, 1.0), ("b", 0.5, 9.0), ("c", 0.5000001, 1.0)):
+        (tmp_path / name / "eval").mkdir(parents=True)
+        (tmp_path / name / "eval" / "spiral.json").write_text(json.dumps(
+            {"seconds": seconds, "run_dir": name, "summary": {"spiral_mix_distance": score, "n": [1, 2]}}))
+        runs.append(tmp_path / name)
+    assert same_numbers.compare_evaluations(runs[0], runs[1]) is None  # timing and path differ only
+    assert same_numbers.compare_evaluations(runs[0], runs[2]) == (
+        "eval/spiral.json summary/spiral_mix_distance: 0.5 against 0.5000001")
+
+
 @pytest.mark.slow
 def test_a_docstring_keeps_the_numbers_and_a_changed_loss_does_not(tmp_path, monkeypatch, capsys):
     same_numbers = _load()

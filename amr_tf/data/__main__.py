@@ -51,6 +51,9 @@ def main(argv):
         cli.fail("amr_tf.data", "give one data set name: python -m amr_tf.data NAME [--bench] "
                  f"(got {len(argv) - 1}: {' '.join(argv[1:]) or 'none'})")
     name = argv[1]
+    if FLAGS.bench and (FLAGS.batches < 1 or FLAGS.warmup < 0 or FLAGS.repeats < 1):  # before any work
+        cli.fail("amr_tf.data", f"need --batches >= 1, --warmup >= 0, --repeats >= 1; got "
+                 f"{FLAGS.batches}, {FLAGS.warmup}, {FLAGS.repeats}")
     from amr_tf import data
     from amr_tf.config import Config
 
@@ -78,9 +81,6 @@ def main(argv):
                   f"({len(decoded.labels) / max(decoded.seconds, 1e-9):.0f} images/s){skipped}; "
                   f"fingerprint: {info.fingerprint}")
         if FLAGS.bench:
-            if FLAGS.batches < 1 or FLAGS.warmup < 0 or FLAGS.repeats < 1:
-                raise ValueError(f"need --batches >= 1, --warmup >= 0, --repeats >= 1; got "
-                                 f"{FLAGS.batches}, {FLAGS.warmup}, {FLAGS.repeats}")
             rates = [bench(name, config, FLAGS.batches, FLAGS.warmup) for _ in range(FLAGS.repeats)]
             print(f"pipeline images_per_s={statistics.median(rates):.0f} (median of {FLAGS.repeats}: "
                   f"{', '.join(f'{r:.0f}' for r in rates)}; batch {config.batch_size}, {FLAGS.batches} batches "
