@@ -60,11 +60,11 @@ def define_flags():
     flags.DEFINE_integer("interpolations", DEFAULTS["interpolations"], "lines: interpolations (pairs).")
     flags.DEFINE_integer("steps", DEFAULTS["steps"], "lines: images per interpolation; class_mixer: mixing "
                          "weights a per pair.")
-    flags.DEFINE_integer("probe_examples", None, "probe: fit on at most this many (seeded) train examples "
-                         "(default all).")
+    flags.DEFINE_integer("probe_examples", DEFAULTS["probe_examples"], "probe: fit on at most this many "
+                         "(seeded) train examples (default all).")
     flags.DEFINE_integer("fid_examples", DEFAULTS["fid_examples"], "fid: test images (capped by the split).")
-    flags.DEFINE_string("inception_weights", None, f"fid: the {INCEPTION_FILE} file (default: Keras' cache, "
-                        "$KERAS_HOME/models or ~/.keras/models).")
+    flags.DEFINE_string("inception_weights", DEFAULTS["inception_weights"], f"fid: the {INCEPTION_FILE} file "
+                        "(default: Keras' cache, $KERAS_HOME/models or ~/.keras/models).")
 
 
 def main(argv):

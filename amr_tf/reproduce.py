@@ -17,10 +17,17 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli, recipes, rundir  # noqa: E402
+from amr_tf import cli, evaluation, recipes, rundir  # noqa: E402
 from trainers.reproduction import plan, reproduce  # noqa: E402
 
 FLAGS = flags.FLAGS
+# The evaluation options a table's scoring takes, with their help; defaults from evaluation.DEFAULTS.
+EVAL_FLAGS = {
+    "votes": "disentanglement: votes (the paper: 800).",
+    "batch_L": "disentanglement: images per vote (the paper: 800).",
+    "variance_samples": "disentanglement: images for each unit's global std.",
+    "interpolations": "lines: pairs of test lines interpolated and scored.",
+}
 
 
 def define_flags():
@@ -34,10 +41,8 @@ def define_flags():
     flags.DEFINE_string("out_dir", "runs/reproduce", "Where the runs go (<out_dir>/<recipe>/s<seed>).")
     flags.DEFINE_string("data_dir", None, "Where data sets are read from (TFDS data_dir or IDX files).")
     flags.DEFINE_boolean("list", False, "Print the table's recipes and run directories, and train nothing.")
-    flags.DEFINE_integer("votes", 800, "disentanglement: votes (the paper: 800).")
-    flags.DEFINE_integer("batch_L", 800, "disentanglement: images per vote (the paper: 800).")
-    flags.DEFINE_integer("variance_samples", 10000, "disentanglement: images for each unit's global std.")
-    flags.DEFINE_integer("interpolations", 16, "lines: pairs of test lines interpolated and scored.")
+    for name, text in EVAL_FLAGS.items():
+        flags.DEFINE_integer(name, evaluation.DEFAULTS[name], text)
 
 
 def main(argv):
@@ -55,8 +60,7 @@ def main(argv):
             return
         counts = reproduce(
             FLAGS.table, FLAGS.scale, FLAGS.seeds, FLAGS.only, FLAGS.steps_per_epoch, FLAGS.out_dir,
-            FLAGS.data_dir, dict(votes=FLAGS.votes, batch_L=FLAGS.batch_L, variance_samples=FLAGS.variance_samples,
-                 interpolations=FLAGS.interpolations),
+            FLAGS.data_dir, {name: getattr(FLAGS, name) for name in EVAL_FLAGS},
         )
     except ValueError as e:
         cli.fail("amr_tf.reproduce", str(e))

@@ -58,34 +58,63 @@ def read_run(run_dir):
     best = rundir.read_best(run_dir)
     out = {"config": config, "run_dir": str(run_dir), "epochs_done": rundir.finished_epochs(run_dir),
            "val_probe": _percent(best.get("val_probe_accuracy")),
-           "test_probe": _percent(best.get("test_probe_accuracy"))}
-    disentanglement = _summary(run_dir, "disentanglement")
+           "test_probe": _percent(best.get("test_probe_accuracy")), "checkpoints": []}
+    recipe = recipes.find(config)
+
+    def _summary(metric):
+        return _scored_summary(run_dir, metric, read_checkpoint(recipe, metric), out["checkpoints"])
+
+    disentanglement = _summary("disentanglement")
     out["disentanglement"] = _percent(disentanglement.get("disentanglement"))
     out["disentanglement_original"] = _percent(disentanglement.get("original_score"))
-    lines = _summary(run_dir, "lines")
+    lines = _summary("lines")
     for name in ("mean_distance", "smoothness"):
         scale = 1e3 if name == "mean_distance" else 1.0
         for prefix, source in (("", "lines_"), ("pixel_", "pixel_")):
             value = _number(lines.get(f"{source}{name}"))
             out[f"{prefix}{name}"] = None if value is None else value * scale
-    spiral = _summary(run_dir, "spiral")
+    spiral = _summary("spiral")
     for name in ("spiral_mix_distance", "spiral_input_mix_distance"):
         value = _number(spiral.get(name))
         out[name] = None if value is None else value * 1e3
     out["spiral_mix_within_band"] = _percent(spiral.get("spiral_mix_within_band"))
-    refit = _summary(run_dir, "probe")
+    refit = _summary("probe")
     out["refit_val_probe"] = _percent(refit.get("probe_valid_accuracy"))
     out["refit_test_probe"] = _percent(refit.get("probe_test_accuracy"))
-    class_mixer = _summary(run_dir, "class_mixer")
+    class_mixer = _summary("class_mixer")
     for _, name in CLASS_MIXER_COLUMNS:
         out[name] = _percent(class_mixer.get(name))
     return out
 
 
-def _summary(run_dir, metric):
-    """The "summary" object of the run's eval/<metric>.json; {} when missing or not an object."""
-    record = rundir.read_json(rundir.eval_path(run_dir, metric))
-    summary = record.get("summary") if isinstance(record, dict) else None
+def read_checkpoint(recipe, metric):
+    """The checkpoint a recipe's table reads `metric` of: the recipe's for its own metric (the
+    spiral and dSprites score the last), else the best (where the online probe's best.json is);
+    None for a run of no recipe, whose evaluations are read at whichever checkpoint they scored."""
+    if recipe is None:
+        return None
+    return recipe.checkpoint if recipe.metric == metric else "best"
+
+
+def _scored_summary(run_dir, metric, checkpoint, notes):
+    """The "summary" object of the run's eval/<metric>.json; {} when missing or not an object.
+
+    A table never mixes checkpoints without saying so. A record of another checkpoint than
+    `checkpoint` (evaluate run again with another --checkpoint) is not read: it goes into `notes`
+    as (eval file, its checkpoint, `checkpoint`). Where `checkpoint` is None (no recipe) a record
+    of any checkpoint is read, and one not of the best (where best.json's online probe is) goes
+    into `notes` as (eval file, its checkpoint, None)."""
+    path = rundir.eval_path(run_dir, metric)
+    record = rundir.read_json(path)
+    if not isinstance(record, dict):
+        return {}
+    found = str(record.get("checkpoint", checkpoint or "best"))
+    if checkpoint is not None and found != checkpoint:
+        notes.append((str(path), found, checkpoint))
+        return {}
+    if checkpoint is None and found != "best":
+        notes.append((str(path), found, None))
+    summary = record.get("summary")
     return summary if isinstance(summary, dict) else {}
 
 
@@ -157,6 +186,7 @@ def group(runs):
             "paper": recipe.paper if recipe else None,
             "metric": recipe.metric if recipe else _metric_of(config),
             "run_dirs": [r["run_dir"] for r in members],
+            "checkpoints": [item for r in members for item in r["checkpoints"]],
             "_key": dict(recipes.key(config)),
             "_order": (order.get(recipe.name, len(order)) if recipe else len(order), _setting_label(config), method,
                        mix, k),
@@ -232,6 +262,15 @@ def _epochs(row):
     return epochs + (f" ({row['unfinished']} unfinished)" if row["unfinished"] else "")
 
 
+def _checkpoint_note(path, found, wanted):
+    """The line under a table for an evaluation of another checkpoint than the table's best.json."""
+    if wanted is None:
+        return f"{Path(path).stem} of {Path(path).parent.parent}: scored at its {found} checkpoint"
+    return (f"left out: {path} scores the {found} checkpoint; this recipe's table reads the {wanted} "
+            f"(`python -m amr_tf.evaluate --run_dir={Path(path).parent.parent} --metric={Path(path).stem} "
+            f"--checkpoint={wanted}`)")
+
+
 def markdown(rows):
     """One table per setting: Method | Mix | k | lambda | seeds | epochs | scores | paper."""
     out = []
@@ -256,6 +295,8 @@ def markdown(rows):
                 cells.append(format_score((*r["paper"], 3)) if r["paper"] else "-")
             out.append("| " + " | ".join(cells) + " |")
         out += ["", provenance.stamp([d for r in members for d in r["run_dirs"]]), ""]
+        notes = [_checkpoint_note(*item) for r in members for item in r["checkpoints"]]
+        out += notes + ([""] if notes else [])
     return "\n".join(out) if out else "(no runs)"
 
 

@@ -123,3 +123,50 @@ def test_importing_the_package_and_the_numpy_metrics_does_not_import_tensorflow(
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_evaluation_defaults_are_written_once():
+    """DEFAULTS is the one place an option's default lives: every metric's `evaluate` and
+    `check_options` take their options without defaults of their own (the runner always passes
+    them all), and the flags of `amr_tf.evaluate` and `amr_tf.reproduce` default to DEFAULTS."""
+    import inspect
+
+    from amr_tf import evaluate as evaluate_command
+    from amr_tf import reproduce as reproduce_command
+    from amr_tf.evaluation import runner
+
+    def own_defaults(function, names):
+        params = inspect.signature(function).parameters
+        missing = [n for n in names if n not in params]
+        assert not missing, f"{function.__module__}.{function.__name__} lacks {missing}"
+        return {n: params[n].default for n in names
+                if params[n].default is not inspect.Parameter.empty or params[n].kind != params[n].KEYWORD_ONLY}
+
+    for name, metric in evaluation.REGISTRY.items():
+        assert not own_defaults(metric.evaluate, metric.OPTIONS), f"{name}.evaluate has defaults of its own"
+    checked = [n for n, p in inspect.signature(runner.check_options).parameters.items() if p.kind != p.VAR_KEYWORD]
+    assert set(checked) <= {*evaluation.DEFAULTS, "checkpoint"}
+    assert not own_defaults(runner.check_options, checked)
+
+    class Recorder:
+        """Stands in for absl's `flags` module while a command defines its flags: records them."""
+        def __init__(self):
+            self.defaults = {}
+
+        def __getattr__(self, define):
+            def record(name, default, *args, **kwargs):
+                self.defaults[name] = default
+            return record
+
+    for command in (evaluate_command, reproduce_command):
+        recorder = Recorder()
+        real = command.flags
+        command.flags = recorder
+        try:
+            command.define_flags()
+        finally:
+            command.flags = real
+        shared = set(recorder.defaults) & set(evaluation.DEFAULTS)
+        assert shared, command.__name__
+        assert {n: recorder.defaults[n] for n in shared} == {n: evaluation.DEFAULTS[n] for n in shared}, \
+            command.__name__

@@ -202,6 +202,40 @@ def test_report_puts_the_refitted_probe_and_the_class_mixer_judge_beside_the_onl
     assert row.endswith("| 60.00 | 50.00 | 62.5 | 50.0 | 80.0 | 10.0 |")
 
 
+def test_report_reads_each_evaluation_at_the_checkpoint_its_table_reads(tmp_path):
+    """eval/<metric>.json is rewritten by every `evaluate`, whichever checkpoint it scores: a
+    recipe's table leaves out a score of another checkpoint than the recipe's (and says how to
+    score the right one); a run of no recipe keeps it, with a line saying which checkpoint."""
+    settings = dict(recipes.recipe("fashion/fashion_mnist/amr_mixup_k2").settings)
+
+    def scored(run_dir, metric, checkpoint, summary):
+        (run_dir / "eval").mkdir(exist_ok=True)
+        (run_dir / "eval" / f"{metric}.json").write_text(json.dumps({"checkpoint": checkpoint, "summary": summary}))
+
+    for seed, checkpoint in ((0, "best"), (1, "last")):
+        scored(fake_run(tmp_path, "fm", seed, 0.6, 0.5, **settings), "probe", checkpoint,
+               {"probe_valid_accuracy": 0.7 + 0.1 * seed, "probe_test_accuracy": 0.6})
+    text = results.report(tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| AMR | mixup | 2"))
+    assert row.endswith("| 70.00 | 60.00 |"), row  # seed 1's refit (the last checkpoint) is not averaged in
+    note = next(line for line in text.splitlines() if line.startswith("left out:"))
+    assert str(tmp_path / "fm" / "s1" / "eval" / "probe.json") in note and "reads the best" in note
+    assert f"--run_dir={tmp_path / 'fm' / 's1'} --metric=probe --checkpoint=best" in note
+    spiral = fake_run(tmp_path, "sp", 0, 0.6, 0.5, **dict(recipes.recipe("spiral/spiral/amr_mixup_k2").settings))
+    scored(spiral, "spiral", "last", {"spiral_mix_distance": 0.02, "spiral_mix_within_band": 0.5,
+                                      "spiral_input_mix_distance": 0.05})
+    assert "| 20.00 | 50.0 | 50.00 |" in results.report(tmp_path)
+    assert "spiral.json scores" not in results.report(tmp_path)  # the spiral recipe reads the last
+
+    cls = fake_run(tmp_path / "other", "cls", 0, 0.6, 0.5, dataset="fashion_mnist", cls=1.0)
+    scored(cls, "class_mixer", "last", {"class_mixer_agreement": 0.625, "plain_mixup_agreement": 0.5,
+                                        "judge_recon_accuracy": 0.8, "class_mixer_chance": 0.1})
+    text = results.report(tmp_path / "other")
+    row = next(line for line in text.splitlines() if line.startswith("| AMR +cls 1"))
+    assert row.endswith("| 62.5 | 50.0 | 80.0 | 10.0 |")
+    assert f"class_mixer of {cls}: scored at its last checkpoint" in text
+
+
 def test_cli_errors_and_list(tmp_path):
     result = run_cli("amr_tf.report", f"--runs={tmp_path}")
     assert result.returncode == 2 and "no run directories" in result.stderr.strip().splitlines()[-1]

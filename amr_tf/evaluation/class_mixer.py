@@ -116,7 +116,7 @@ def _classify(judge, images, batch_size=512):
                            for i in range(0, len(images), batch_size)])
 
 
-def evaluate(run_dir, config, nets, steps=16, seed=0, log=None):
+def evaluate(run_dir, config, nets, *, steps, seed, log=None):
     """Scores the class mixer's decoded mixes with the judge (see the module's doc).
 
     Returns:

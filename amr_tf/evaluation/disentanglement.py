@@ -247,7 +247,7 @@ def grid_sampler(split_classes, split_fetch, factor_sizes):
     return sample_factors, draw
 
 
-def evaluate(run_dir, config, nets, votes=800, batch_L=800, variance_samples=10000, seed=0):
+def evaluate(run_dir, config, nets, *, votes, batch_L, variance_samples, seed):
     """Kim & Mnih's FactorVAE score on dSprites (`factor_vae_score`), and the original AMR code's
     score (`original_scheme`), which is what the paper's Table 4 reports.
 

@@ -121,7 +121,7 @@ def inception_features(model, images, batch_size=50):
     return np.concatenate(feats)
 
 
-def evaluate(run_dir, config, nets, fid_examples=10000, seed=0, inception_weights=None):
+def evaluate(run_dir, config, nets, *, fid_examples, seed, inception_weights):
     """FID of reconstructions and of decoded random mixes against the same test images.
 
     Features: keras.applications.InceptionV3(include_top=False, pooling="avg") with the

@@ -64,7 +64,7 @@ def _pairs_with_different_labels(y, n):
     return pairs
 
 
-def evaluate(run_dir, config, nets, seed=0, compare=(), checkpoint="best", pairs=5):
+def evaluate(run_dir, config, nets, *, seed, compare, checkpoint, pairs=5):
     """The figures, in RUN/eval/figures/ (examples from the test split, chosen by `seed`).
 
     Image runs: pairs.png, k2_vs_k3.png, bernoulli.png, strip.gif, and class_mixer.png when the

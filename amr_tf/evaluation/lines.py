@@ -192,7 +192,7 @@ def ideal_interpolation(angle_a, angle_b, steps: int) -> np.ndarray:
     return images[0] if scalar else images
 
 
-def evaluate(run_dir, config, nets, interpolations=16, steps=16, seed=0):
+def evaluate(run_dir, config, nets, *, interpolations, steps, seed):
     """ACAI's lines benchmark: Mean Distance and Smoothness of latent interpolations.
 
     `interpolations` pairs of distinct test lines (seeded); for each, `steps` images decoded

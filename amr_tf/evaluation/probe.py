@@ -95,7 +95,7 @@ def train_indices(config, split_data):
     return np.arange(n)
 
 
-def evaluate(run_dir, config, nets, probe_examples=None, seed=0, batch_size=codes.ENCODE_BATCH):
+def evaluate(run_dir, config, nets, *, probe_examples, seed, batch_size=codes.ENCODE_BATCH):
     """A linear probe re-fitted to convergence on the frozen codes of the train split.
 
     The codes are f(x) flattened (a VAE's posterior mean), standardised with the train

@@ -19,6 +19,9 @@ REGISTRY = registry.Registry("metric")
 for _metric in (probe, disentanglement, lines, spiral, class_mixer, interpolations, fid):
     REGISTRY.add(_metric.NAME, _metric)
 METRICS = REGISTRY.names()
+# The evaluation options' defaults, the one place they are written: `evaluate`'s and `reproduce`'s
+# flags, `evaluate_run` and `check_options` read them here, and each metric's `evaluate` is always
+# called with every option it takes (its OPTIONS), so none of them has a default of its own.
 DEFAULTS = dict(votes=800, batch_L=800, variance_samples=10000, seed=0, interpolations=16, steps=16,
                 probe_examples=None, fid_examples=10000, inception_weights=None)
 
@@ -74,9 +77,10 @@ def select_metrics(spec, config, inception_weights=None, **options):
     return [m for m in REGISTRY if m in names], notes
 
 
-def check_options(votes=800, batch_L=800, variance_samples=10000, interpolations=16, steps=16,
-                  probe_examples=None, fid_examples=10000, checkpoint="best", **_):
-    """Raises ValueError (one line) for option values that cannot work."""
+def check_options(*, votes, batch_L, variance_samples, interpolations, steps, probe_examples, fid_examples,
+                  checkpoint, **_):
+    """Raises ValueError (one line) for option values that cannot work (every option is given: the
+    defaults are DEFAULTS alone)."""
     registry.check("checkpoint", checkpoint, rundir.CHECKPOINTS)
     for name, value, low in (("votes", votes, 1), ("batch_L", batch_L, 2), ("variance_samples", variance_samples, 2),
                              ("interpolations", interpolations, 1), ("steps", steps, 2),

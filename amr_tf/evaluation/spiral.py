@@ -90,7 +90,7 @@ def random_pairs(n, draws, rng):
     return i, j, rng.uniform(0.0, 1.0, len(i)).astype(np.float32)
 
 
-def evaluate(run_dir, config, nets, seed=0):
+def evaluate(run_dir, config, nets, *, seed):
     """Scores decoded mixes of random pairs of the valid split's points (see the module's doc).
 
     Returns:
