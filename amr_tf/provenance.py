@@ -114,7 +114,7 @@ def stamp(run_dirs):
     commits, dates, cpus, commands = each("commit"), each("date"), each("cpu"), each("command")
     dates = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     line = f"measured at commit {', '.join(commits)} ({dates}, {' / '.join(cpus)})"
-    return line + ": " + ", ".join(f"`{c}`" for c in commands[:3]) + (" ..." if len(commands) > 3 else "")
+    return line + ": " + ", ".join(f"`{c}`" for c in commands)
 
 
 def _outside_code(text):

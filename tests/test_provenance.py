@@ -40,6 +40,13 @@ def test_the_stamp_names_every_commit_and_command_of_a_tables_runs(tmp_path):
     assert line == ("measured at commit abc1234, def5678 (2026-12-01, X; avx2): "
                     "`python -m amr_tf.reproduce --table=fashion`")
     assert provenance.stamp([tmp_path / "c"]) == "measured at commit unknown (these runs record none)"
+    commands = [f"python -m amr_tf.reproduce --table=fashion --seeds={n}" for n in range(1, 6)]
+    for n, cmd in enumerate(commands):  # a table's runs made by five commands: each is named, none elided
+        (tmp_path / f"r{n}").mkdir()
+        (tmp_path / f"r{n}" / "provenance.jsonl").write_text(
+            f'{{"commit": "abc1234", "date": "2026-12-01", "cpu": "X; avx2", "command": "{cmd}"}}\n')
+    line = provenance.stamp([tmp_path / f"r{n}" for n in range(5)])
+    assert line.endswith(": " + ", ".join(f"`{c}`" for c in commands)), line
 
 
 def _git(root, *args):
