@@ -70,6 +70,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from amr_tf import quiet  # noqa: E402
+
+quiet.import_tensorflow()  # TensorFlow's start-up notices would open every report
+
 import families  # noqa: E402
 
 from amr_tf import provenance  # noqa: E402

@@ -62,6 +62,9 @@ def main():
     parser.add_argument("--init_from", default=None,
                         help="start from the original's initial weights (an init.npz of original_train.py)")
     args = parser.parse_args()
+    from amr_tf import quiet
+
+    quiet.import_tensorflow()  # without TensorFlow's start-up notices in the run's log
     import tensorflow as tf
 
     from amr_tf import checkpoint

@@ -20,6 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+
+from amr_tf import quiet  # noqa: E402
+
+quiet.import_tensorflow()  # without TensorFlow's start-up notices above the table
 import tensorflow as tf  # noqa: E402
 
 from amr_tf import cpu, provenance  # noqa: E402
