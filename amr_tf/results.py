@@ -62,7 +62,7 @@ def read_run(run_dir):
     recipe = recipes.find(config)
 
     def _summary(metric):
-        return _scored_summary(run_dir, metric, read_checkpoint(recipe, metric), out["checkpoints"])
+        return _scored_summary(run_dir, metric, table_checkpoint(recipe, metric), out["checkpoints"])
 
     disentanglement = _summary("disentanglement")
     out["disentanglement"] = _percent(disentanglement.get("disentanglement"))
@@ -87,9 +87,9 @@ def read_run(run_dir):
     return out
 
 
-def read_checkpoint(recipe, metric):
+def table_checkpoint(recipe, metric):
     """The checkpoint a recipe's table reads `metric` of: the recipe's for its own metric (the
-    spiral and dSprites score the last), else the best (where the online probe's best.json is);
+    spiral's scores the last), else the best (where the online probe's best.json is);
     None for a run of no recipe, whose evaluations are read at whichever checkpoint they scored."""
     if recipe is None:
         return None
