@@ -62,6 +62,34 @@ HELP = {
     "split": "--dataset=folder: train,valid,test fractions of its fixed split.",
     "strict_images": "--dataset=folder: refuse an image that cannot be decoded (default: skip it, counted).",
 }
+# The evaluation options as `evaluate` and `reproduce` describe them (their defaults:
+# amr_tf.evaluation.DEFAULTS). "{inception_file}" is fid's INCEPTION_FILE.
+EVALUATION_HELP = {
+    "votes": "disentanglement: votes to fit the majority-vote classifier, and as many again to score it; "
+             "for the original's score (Table 4's scheme) its n_votes, votes // 5 per factor (the paper: 800).",
+    "batch_L": "disentanglement: images per vote (L), for both scores (the paper: 800).",
+    "variance_samples": "disentanglement: images for the global variance of each code unit.",
+    "seed": "Seed for every random choice (votes, pairs, subsets).",
+    "interpolations": "lines: pairs of test lines interpolated and scored.",
+    "steps": "lines: images per interpolation; class_mixer: mixing weights a per pair.",
+    "probe_examples": "probe: fit on at most this many (seeded) train examples (default all).",
+    "fid_examples": "fid: test images (capped by the split).",
+    "inception_weights": "fid: the {inception_file} file (default: Keras' cache, $KERAS_HOME/models or "
+                         "~/.keras/models).",
+}
+
+
+def define_evaluation_flags(names):
+    """Defines the evaluation options `names` as flags: each one's default from
+    amr_tf.evaluation.DEFAULTS (the one place it is written), its help from EVALUATION_HELP."""
+    from amr_tf.evaluation import DEFAULTS
+    from amr_tf.evaluation.fid import INCEPTION_FILE
+
+    for name in names:
+        define = flags.DEFINE_string if name == "inception_weights" else flags.DEFINE_integer
+        define(name, DEFAULTS[name], EVALUATION_HELP[name].format(inception_file=INCEPTION_FILE))
+
+
 FIELDS = tuple(f.name for f in dataclasses.fields(Config) if f.name not in RECORDED_FIELDS)
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
            bool: flags.DEFINE_boolean}

@@ -36,7 +36,6 @@ quiet.import_tensorflow()  # now, silenced, rather than with TF's start-up notic
 
 from amr_tf import cli, rundir  # noqa: E402
 from amr_tf.evaluation import DEFAULTS, METRICS, evaluate_run, summary_lines  # noqa: E402
-from amr_tf.evaluation.fid import INCEPTION_FILE  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -50,21 +49,7 @@ def define_flags():
                         "(best = best valid probe accuracy).")
     flags.DEFINE_list("compare", [], "interpolations: more run directories drawn beside this one in pairs.png "
                       "(e.g. AE+GAN vs AMR): --compare=RUN2,RUN3 or --compare RUN2 RUN3.")
-    flags.DEFINE_integer("votes", DEFAULTS["votes"], "disentanglement: votes to fit the majority-vote "
-                         "classifier, and as many again to score it; for the original's score (Table 4's scheme) "
-                         "its n_votes, votes // 5 per factor.")
-    flags.DEFINE_integer("batch_L", DEFAULTS["batch_L"], "disentanglement: images per vote (L), for both scores.")
-    flags.DEFINE_integer("variance_samples", DEFAULTS["variance_samples"],
-                         "disentanglement: images for the global variance of each code unit.")
-    flags.DEFINE_integer("seed", DEFAULTS["seed"], "Seed for every random choice (votes, pairs, subsets).")
-    flags.DEFINE_integer("interpolations", DEFAULTS["interpolations"], "lines: interpolations (pairs).")
-    flags.DEFINE_integer("steps", DEFAULTS["steps"], "lines: images per interpolation; class_mixer: mixing "
-                         "weights a per pair.")
-    flags.DEFINE_integer("probe_examples", DEFAULTS["probe_examples"], "probe: fit on at most this many "
-                         "(seeded) train examples (default all).")
-    flags.DEFINE_integer("fid_examples", DEFAULTS["fid_examples"], "fid: test images (capped by the split).")
-    flags.DEFINE_string("inception_weights", DEFAULTS["inception_weights"], f"fid: the {INCEPTION_FILE} file "
-                        "(default: Keras' cache, $KERAS_HOME/models or ~/.keras/models).")
+    cli.define_evaluation_flags(DEFAULTS)
 
 
 def main(argv):

@@ -17,17 +17,12 @@ from amr_tf import quiet
 
 quiet.import_tensorflow()
 
-from amr_tf import cli, evaluation, recipes, rundir  # noqa: E402
+from amr_tf import cli, recipes, rundir  # noqa: E402
 from trainers.reproduction import plan, reproduce  # noqa: E402
 
 FLAGS = flags.FLAGS
-# The evaluation options a table's scoring takes, with their help; defaults from evaluation.DEFAULTS.
-EVAL_FLAGS = {
-    "votes": "disentanglement: votes (the paper: 800).",
-    "batch_L": "disentanglement: images per vote (the paper: 800).",
-    "variance_samples": "disentanglement: images for each unit's global std.",
-    "interpolations": "lines: pairs of test lines interpolated and scored.",
-}
+# The evaluation options a table's scoring takes (as flags: `cli.define_evaluation_flags`).
+EVAL_FLAGS = ("votes", "batch_L", "variance_samples", "interpolations")
 
 
 def define_flags():
@@ -41,8 +36,7 @@ def define_flags():
     flags.DEFINE_string("out_dir", "runs/reproduce", "Where the runs go (<out_dir>/<recipe>/s<seed>).")
     flags.DEFINE_string("data_dir", None, "Where data sets are read from (TFDS data_dir or IDX files).")
     flags.DEFINE_boolean("list", False, "Print the table's recipes and run directories, and train nothing.")
-    for name, text in EVAL_FLAGS.items():
-        flags.DEFINE_integer(name, evaluation.DEFAULTS[name], text)
+    cli.define_evaluation_flags(EVAL_FLAGS)
 
 
 def main(argv):

@@ -158,14 +158,17 @@ def test_the_evaluation_defaults_are_written_once():
                 self.defaults[name] = default
             return record
 
+    from amr_tf import cli
+
+    assert set(cli.EVALUATION_HELP) == set(evaluation.DEFAULTS)  # each option described once, for both
     for command in (evaluate_command, reproduce_command):
         recorder = Recorder()
-        real = command.flags
-        command.flags = recorder
+        real = command.flags, cli.flags
+        command.flags = cli.flags = recorder
         try:
             command.define_flags()
         finally:
-            command.flags = real
+            command.flags, cli.flags = real
         shared = set(recorder.defaults) & set(evaluation.DEFAULTS)
         assert shared, command.__name__
         assert {n: recorder.defaults[n] for n in shared} == {n: evaluation.DEFAULTS[n] for n in shared}, \
